@@ -1,0 +1,458 @@
+"""Build the service model from a validated document and its generated models.
+
+This is where every decision about a spec is made. The rules, in order of precedence:
+method names come from `x-ingest.method`, else the operationId, else method + path; namespaces
+from the dotted method name, else the first tag. Delivery is `x-ingest.delivery`, else blocking.
+Body fields marked `x-ingest.autofill` are stamped by the runtime and left out of signatures.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from codegen import extensions, names
+from codegen.errors import Problem, SpecError, pointer
+from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion
+from codegen.pymodels import ModelField, ModelsModule
+from codegen.schemas import PreparedSchemas, deref
+from codegen.validate import HTTP_METHODS
+
+AUTOFILL_EXPRESSIONS = {"unix_seconds": "unix_seconds()", "uuid4": "new_uuid4()"}
+CLIENT_ATTRIBUTES = frozenset(
+    {"flush", "close", "stats", "transport", "register_hook", "mode", "base_url", "token"}
+)
+_SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
+MODELS_ALIAS = "_models"
+RUNTIME_EXPORTS = (
+    "ApiError",
+    "AuthError",
+    "Drop",
+    "IngestError",
+    "RateLimited",
+    "Spool",
+    "SqliteSpool",
+    "Stats",
+    "TransportError",
+    "ValidationRejected",
+)
+
+
+def operations_of(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (method, path, operation) in a stable order: by path, then HTTP method order."""
+    found = []
+    for path in sorted(data.get("paths") or {}):
+        item = data["paths"][path]
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if isinstance(op, dict):
+                merged = dict(op)
+                shared = item.get("parameters") or []
+                if shared:
+                    merged["parameters"] = [*shared, *(op.get("parameters") or [])]
+                found.append((method, path, merged))
+    return found
+
+
+class _Builder:
+    def __init__(
+        self,
+        data: dict[str, Any],
+        file: str,
+        sha256: str,
+        folder: str,
+        prepared: PreparedSchemas,
+        models: ModelsModule,
+    ) -> None:
+        self.data = data
+        self.file = file
+        self.sha256 = sha256
+        self.folder = folder
+        self.prepared = prepared
+        self.models = models
+        self.info = data.get("info") or {}
+        self.ext: dict[str, Any] = self.info.get(extensions.KEY) or {}
+        self.problems: list[Problem] = []
+        self.used_imports: set[str] = set()
+
+    # -- service level -------------------------------------------------------------------------
+
+    def build(self) -> ServiceVersion:
+        package = self.ext.get("package") or names.snake(self.folder)
+        version = str(self.info.get("version", "0.0.0"))
+        major_match = re.match(r"\d+", version)
+        major = int(major_match.group()) if major_match else 0
+        title = str(self.info.get("title") or package)
+        client_class = self.ext.get("client") or names.pascal(title) + "Client"
+        error_alias = (client_class[: -len("Client")] or "Ingest") + "Error"
+        if not client_class.endswith("Client"):
+            error_alias = client_class + "Error"
+        modes_ext = self.ext.get("modes") or {"full": []}
+        modes = tuple(Mode(n, tuple(sorted(m))) for n, m in sorted(modes_ext.items()))
+        default_mode = self.ext.get("default_mode") or ("full" if "full" in modes_ext else modes[0].name)
+        muted = {c for m in modes for c in m.muted}
+        security = self.data.get("security") or []
+        servers = self.data.get("servers") or []
+        default_base_url = str(servers[0].get("url", "")) if servers and isinstance(servers[0], dict) else ""
+
+        operations = [
+            self.operation(method, path, op, security, muted)
+            for method, path, op in operations_of(self.data)
+        ]
+        self.check_collisions(operations)
+        if self.problems:
+            raise SpecError(self.problems)
+        root = self.namespaces(operations)
+        namespace_list = _flatten(root)
+        runtime_imports = {"Drop", "IngestClient", "Route", "Spool", "Transport"}
+        for op in operations:
+            runtime_imports.update(a.expression.split("(")[0] for a in op.autofills)
+            if op.static:
+                runtime_imports.add("call_blocking")
+            if op.path_template:
+                runtime_imports.add("expand_path")
+        model_names = sorted(self.models.classes)
+        reserved = {client_class, error_alias, *model_names}
+        runtime_exports = [n for n in RUNTIME_EXPORTS if n not in reserved]
+        export_names = sorted({client_class, error_alias, *runtime_exports, *model_names})
+        return ServiceVersion(
+            package=package,
+            major=major,
+            version=version,
+            title=names.docstring(title),
+            description=names.docstring(self.info.get("description") or self.info.get("summary")),
+            client_class=client_class,
+            error_alias=error_alias,
+            spec_file=self.file,
+            spec_sha256=self.sha256,
+            default_base_url=default_base_url,
+            modes=modes,
+            default_mode=default_mode,
+            root=root,
+            operations=operations,
+            models_source=self.models.source,
+            model_names=model_names,
+            client_imports=sorted({self.models.imports[n] for n in self.used_imports}),
+            has_queued=any(o.delivery == "queued" for o in operations),
+            has_blocking=any(o.delivery == "blocking" for o in operations),
+            namespace_list=namespace_list,
+            runtime_imports=sorted(runtime_imports),
+            runtime_exports=runtime_exports,
+            export_names=export_names,
+        )
+
+    # -- one operation --------------------------------------------------------------------------
+
+    def operation(
+        self, method: str, path: str, op: dict[str, Any], security: list[Any], muted: set[str]
+    ) -> Operation:
+        where = ("paths", path, method)
+        ext: dict[str, Any] = op.get(extensions.KEY) or {}
+        key = ".".join(names.snake(part) for part in str(ext.get("method", "")).split(".") if part)
+        key = key or self.default_key(method, path, op)
+        name = key.rsplit(".", 1)[-1]
+        delivery = ext.get("delivery", "blocking")
+        static = bool(ext.get("static", False))
+        if static and "." in key:
+            self.problem(where, f"static method {key!r} must not be in a namespace")
+        category = ext.get("category")
+        op_security = op.get("security", security)
+        auth = bool(op_security) and not all(req == {} for req in op_security)
+        http_key = f"{method.upper()} {path}"
+
+        params: list[Param] = []
+        taken: set[str] = {"self", "cls"}
+        path_names: dict[str, str] = {}
+        for param in op.get("parameters") or []:
+            param = deref(self.data, param)
+            if not isinstance(param, dict):
+                continue
+            location = param.get("in")
+            wire = str(param.get("name", ""))
+            if location not in ("path", "query"):
+                self.problem(where, f"{location} parameter {wire!r} is not supported yet")
+                continue
+            if location == "query" and delivery == "queued":
+                self.problem(where, f"query parameter {wire!r} on a queued operation is not supported")
+                continue
+            py = names.unique(names.snake(wire), taken)
+            if location == "path":
+                path_names[wire] = py
+            required = bool(param.get("required")) or location == "path"
+            schema = deref(self.data, param.get("schema") or {})
+            ann = _SCALARS.get(schema.get("type"), "str") if isinstance(schema, dict) else "str"
+            params.append(
+                Param(
+                    name=py,
+                    target=wire,
+                    annotation=ann if required else f"{ann} | None",
+                    required=required,
+                    default="" if required else "None",
+                    location=location,
+                    doc=names.docstring(param.get("description")),
+                )
+            )
+
+        body_model = self.prepared.request_class.get(http_key)
+        body_flattened = False
+        autofills: list[Autofill] = []
+        idempotency_field: str | None = None
+        if body_model is not None:
+            if body_model not in self.models.classes:
+                self.problem(where, f"request body model {body_model!r} was not generated")
+            else:
+                fills = self.autofill_fields(body_model)
+                cls = self.models.classes[body_model]
+                fields = self.models.fields(body_model)
+                field_params = []
+                flatten = not cls.is_root
+                body_taken = set(taken)
+                for f in fields:
+                    if f.wire in fills:
+                        kind, is_key = fills[f.wire]
+                        if kind:
+                            autofills.append(Autofill(f.name, AUTOFILL_EXPRESSIONS[kind]))
+                        if is_key:
+                            idempotency_field = f.name
+                        if kind:
+                            continue
+                    pname = f.wire if names.is_identifier(f.wire) else f.name
+                    if pname in body_taken:
+                        flatten = False
+                        break
+                    body_taken.add(pname)
+                    field_params.append(self.field_param(pname, f))
+                if flatten:
+                    body_flattened = True
+                    params.extend(field_params)
+                else:
+                    params.append(
+                        Param("body", "", self.qualify_name(body_model), True, "", "body")
+                    )
+                    autofills = []
+
+        response_model = self.prepared.response_class.get(http_key)
+        returns_field = ext.get("returns")
+        return_annotation = "None"
+        if delivery == "blocking" and response_model is not None:
+            return_annotation = self.qualify_name(response_model)
+            if returns_field:
+                match = [f for f in self.models.fields(response_model) if f.wire == returns_field]
+                if not match:
+                    self.problem(where, f"returns: {returns_field!r} is not a field of {response_model}")
+                else:
+                    returns_field = match[0].name
+                    return_annotation = self.annotation(match[0].annotation)
+        elif returns_field:
+            self.problem(where, "returns: needs a blocking operation with a JSON response")
+        if delivery == "queued":
+            response_model = None
+
+        template = path
+        for wire, py in path_names.items():
+            template = template.replace("{" + wire + "}", "{" + py + "}")
+        if path_names and any(c in template for c in "\"'\\"):
+            self.problem(where, "path contains quotes or backslashes")
+
+        return Operation(
+            key=key,
+            name=name,
+            route_const="_" + names.constant(key),
+            http_method=method.upper(),
+            path=path,
+            path_template=template if path_names else "",
+            operation_id=str(op.get("operationId") or ""),
+            summary=names.docstring(op.get("summary")),
+            description=names.docstring(op.get("description")),
+            delivery=delivery,
+            static=static,
+            category=category,
+            mutable=delivery == "queued" and category in muted,
+            auth=auth,
+            body_model=body_model,
+            body_flattened=body_flattened,
+            params=tuple(params),
+            autofills=tuple(autofills),
+            idempotency_field=idempotency_field,
+            response_model=response_model,
+            returns_field=returns_field,
+            return_annotation=return_annotation,
+            example_call=self.example(key, static, params),
+        )
+
+    def default_key(self, method: str, path: str, op: dict[str, Any]) -> str:
+        op_id = op.get("operationId")
+        name = names.snake(op_id) if op_id else names.snake(f"{method} {path}")
+        tags = op.get("tags") or []
+        if tags and isinstance(tags[0], str):
+            return f"{names.snake(tags[0])}.{name}"
+        return name
+
+    def autofill_fields(self, class_name: str) -> dict[str, tuple[str | None, bool]]:
+        """Wire names of body properties marked autofill or idempotency key, through allOf."""
+        found: dict[str, tuple[str | None, bool]] = {}
+        schemas = self.prepared.document["components"]["schemas"]
+
+        def visit(schema: Any, depth: int) -> None:
+            schema = deref(self.prepared.document, schema)
+            if not isinstance(schema, dict) or depth > 32:
+                return
+            for part in schema.get("allOf") or []:
+                visit(part, depth + 1)
+            for wire, prop in (schema.get("properties") or {}).items():
+                ext = prop.get(extensions.KEY) if isinstance(prop, dict) else None
+                if isinstance(ext, dict) and ("autofill" in ext or ext.get("idempotency_key")):
+                    found[wire] = (ext.get("autofill"), bool(ext.get("idempotency_key")))
+
+        visit(schemas.get(class_name), 0)
+        return found
+
+    def field_param(self, pname: str, f: ModelField) -> Param:
+        return Param(
+            name=pname,
+            target=f.name,
+            annotation=self.annotation(f.annotation),
+            required=not f.default,
+            default=f.default,
+            location="body",
+            doc=names.docstring(f.doc),
+        )
+
+    # -- annotations ----------------------------------------------------------------------------
+
+    def annotation(self, node: ast.expr) -> str:
+        """A model field's annotation as it reads in client.py: no Annotated, qualified models."""
+        node = _strip_annotated(node)
+        qualified = _Qualify(set(self.models.classes), self.models.imports, self.used_imports).visit(
+            ast.parse(ast.unparse(node), mode="eval")
+        )
+        return ast.unparse(qualified.body)
+
+    def qualify_name(self, class_name: str) -> str:
+        return f"{MODELS_ALIAS}.{class_name}"
+
+    # -- namespaces and collisions --------------------------------------------------------------
+
+    def check_collisions(self, operations: list[Operation]) -> None:
+        by_key: dict[str, Operation] = {}
+        for op in operations:
+            ptr = pointer("paths", op.path, op.http_method.lower())
+            if op.key in by_key:
+                other = by_key[op.key]
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        ptr,
+                        f"method {op.key!r} is also generated for {other.http_method} {other.path}; "
+                        f"set {extensions.KEY}.method on one of them",
+                    )
+                )
+            by_key[op.key] = op
+        prefixes = {k.rsplit(".", 1)[0] for k in by_key if "." in k}
+        for op in operations:
+            if op.key in prefixes:
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        pointer("paths", op.path, op.http_method.lower()),
+                        f"method {op.key!r} has the same name as a namespace",
+                    )
+                )
+            if op.key.split(".")[0] in CLIENT_ATTRIBUTES:
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        pointer("paths", op.path, op.http_method.lower()),
+                        f"{op.key.split('.')[0]!r} is a client attribute; choose another method name",
+                    )
+                )
+
+    def namespaces(self, operations: list[Operation]) -> Namespace:
+        root = Namespace(attr="", class_name="", dotted="")
+        for op in sorted(operations, key=lambda o: o.key):
+            node = root
+            parts = op.key.split(".")[:-1]
+            for depth, part in enumerate(parts):
+                match = [c for c in node.children if c.attr == part]
+                if match:
+                    node = match[0]
+                else:
+                    child = Namespace(
+                        attr=part,
+                        dotted=".".join(parts[: depth + 1]),
+                        class_name=names.pascal("_".join(parts[: depth + 1])) + "Namespace",
+                    )
+                    node.children.append(child)
+                    node = child
+            node.operations.append(op)
+        return root
+
+    def problem(self, where: tuple[str, ...], message: str) -> None:
+        self.problems.append(Problem(self.file, pointer(*where), message))
+
+    def example(self, key: str, static: bool, params: list[Param]) -> str:
+        args = ", ".join(f"{p.name}={_example_value(p.annotation)}" for p in params if p.required)
+        if static:
+            return f"{{client_class}}.{key}(base_url=BASE_URL{', ' + args if args else ''})"
+        return f"client.{key}({args})"
+
+
+def _flatten(node: Namespace) -> list[Namespace]:
+    found = []
+    for child in node.children:
+        found.append(child)
+        found.extend(_flatten(child))
+    return found
+
+
+def _example_value(annotation: str) -> str:
+    first = annotation.split(" | ")[0]
+    if first.startswith("Literal["):
+        return first[len("Literal[") :].split(",")[0].rstrip("]")
+    return {
+        "str": '"example"',
+        "int": "1",
+        "float": "1.0",
+        "bool": "True",
+    }.get(first, "...")
+
+
+def _strip_annotated(node: ast.expr) -> ast.expr:
+    if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "Annotated":
+        inner = node.slice
+        if isinstance(inner, ast.Tuple) and inner.elts:
+            return _strip_annotated(inner.elts[0])
+    return node
+
+
+class _Qualify(ast.NodeTransformer):
+    """Prefix model class names with the models module; note which typing names are used."""
+
+    def __init__(self, classes: set[str], imports: dict[str, str], used: set[str]) -> None:
+        self.classes = classes
+        self.imports = imports
+        self.used = used
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:  # noqa: N802 - ast API
+        if node.id in self.classes:
+            return ast.copy_location(
+                ast.Attribute(value=ast.Name(MODELS_ALIAS, ast.Load()), attr=node.id, ctx=ast.Load()),
+                node,
+            )
+        if node.id in self.imports:
+            self.used.add(node.id)
+        return node
+
+
+def build_version(
+    data: dict[str, Any],
+    file: str,
+    sha256: str,
+    folder: str,
+    prepared: PreparedSchemas,
+    models: ModelsModule,
+) -> ServiceVersion:
+    return _Builder(data, file, sha256, folder, prepared, models).build()

@@ -1,0 +1,121 @@
+"""The service model: everything the templates see, and nothing else.
+
+Every decision about a spec (names, which fields the caller passes and which the runtime fills,
+delivery, category, auth, idempotency) is made while building this model. Templates only loop
+and print; every string here that came from the spec is already sanitised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Delivery = Literal["queued", "blocking"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One keyword argument of a generated method."""
+
+    name: str  # the Python parameter name
+    target: str  # model attribute (body), or wire name (path/query/header)
+    annotation: str  # Python type expression, valid in client.py
+    required: bool
+    default: str  # Python source of the default; "" when required
+    location: Literal["body", "path", "query", "header"]
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Autofill:
+    """A body field the runtime stamps; never part of a signature."""
+
+    target: str  # model attribute
+    expression: str  # Python expression producing the value, e.g. `new_uuid4()`
+
+
+@dataclass(frozen=True)
+class Operation:
+    key: str  # dotted method path: `events.agent.create`
+    name: str  # the method name: `create`
+    route_const: str  # module constant holding the runtime Route
+    http_method: str
+    path: str
+    path_template: str  # f-string body for paths with parameters ("" when static)
+    operation_id: str
+    summary: str
+    description: str
+    delivery: Delivery
+    static: bool
+    category: str | None
+    mutable: bool  # some mode mutes this operation's category
+    auth: bool
+    body_model: str | None  # model class the body is validated with
+    body_flattened: bool  # the body's fields are the method's keyword arguments
+    params: tuple[Param, ...]
+    autofills: tuple[Autofill, ...]
+    idempotency_field: str | None
+    response_model: str | None  # annotation of the parsed response, or None
+    returns_field: str | None  # return this attribute of the response instead
+    return_annotation: str
+    example_call: str  # one line of Python for the README
+
+
+@dataclass
+class Namespace:
+    """A group of methods reached as an attribute: `client.events.agent`."""
+
+    attr: str
+    class_name: str
+    dotted: str  # how a user reaches it: `events.agent`
+    operations: list[Operation] = field(default_factory=list)
+    children: list[Namespace] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    muted: tuple[str, ...]
+
+
+@dataclass
+class ServiceVersion:
+    """One major version of a service, rendered as `<package>.v<major>`."""
+
+    package: str
+    major: int
+    version: str  # info.version, semantic
+    title: str
+    description: str
+    client_class: str
+    error_alias: str  # `AnalyticsClient` -> `AnalyticsError`, an alias of IngestError
+    spec_file: str
+    spec_sha256: str
+    default_base_url: str
+    modes: tuple[Mode, ...]
+    default_mode: str
+    root: Namespace
+    operations: list[Operation]  # every operation, in a stable order
+    models_source: str  # the pydantic models module, as generated
+    model_names: list[str]  # every class in the models module, for re-export
+    client_imports: list[str]  # import lines client.py needs for parameter annotations
+    has_queued: bool
+    has_blocking: bool
+    namespace_list: list[Namespace]  # every namespace below the client, parents first
+    runtime_imports: list[str]  # names client.py imports from ingest_runtime
+    runtime_exports: list[str]  # runtime names the version package re-exports
+    export_names: list[str]  # the version package's __all__
+
+
+@dataclass
+class ServicePackage:
+    """All majors of one service folder: one distribution, one import package."""
+
+    package: str
+    distribution: str
+    folder: str
+    versions: list[ServiceVersion]  # ascending by major
+
+    @property
+    def latest(self) -> ServiceVersion:
+        return self.versions[-1]

@@ -1,0 +1,129 @@
+"""The generator's data flow, top to bottom, for one service folder:
+
+spec files -> load -> validate -> prepare schemas -> pydantic models -> service model
+-> render templates -> ruff -> {path: text}
+
+Results are cached by the content of the spec files and of the generator itself, so an
+unchanged spec costs one hash, not a validation and a models run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from codegen import names
+from codegen.build import build_version, operations_of
+from codegen.errors import Problem, SpecError
+from codegen.fmt import format_python
+from codegen.load import load_document
+from codegen.model import ServicePackage, ServiceVersion
+from codegen.pymodels import generate_models
+from codegen.render import TEMPLATES, environment, render_package
+from codegen.schemas import prepare
+from codegen.validate import validate
+
+SPEC_NAME = re.compile(r"^v(\d+)\.(ya?ml|json)$")
+CODEGEN_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class ServiceFolder:
+    name: str  # folder name under specs/
+    specs: list[Path]  # v<major> files, ascending by major
+
+
+def discover(specs_root: Path) -> list[ServiceFolder]:
+    """Service folders under specs/, each with its `v<major>.yaml|json` files."""
+    found = []
+    for folder in sorted(p for p in specs_root.iterdir() if p.is_dir()):
+        specs = sorted(
+            (p for p in folder.iterdir() if SPEC_NAME.match(p.name)),
+            key=lambda p: int(SPEC_NAME.match(p.name).group(1)),  # type: ignore[union-attr]
+        )
+        if specs:
+            found.append(ServiceFolder(folder.name, specs))
+    return found
+
+
+def generator_fingerprint() -> str:
+    """Changes whenever the generator's code, templates or pinned tools change."""
+    digest = hashlib.sha256()
+    for path in sorted([*CODEGEN_DIR.rglob("*.py"), *TEMPLATES.rglob("*")]):
+        if path.is_file() and "server" not in path.relative_to(CODEGEN_DIR.parent).parts[:2]:
+            digest.update(path.relative_to(CODEGEN_DIR.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    for dist in ("datamodel-code-generator", "ruff", "pydantic", "jinja2"):
+        digest.update(f"{dist}={metadata.version(dist)}".encode())
+    return digest.hexdigest()
+
+
+def _spec_version(path: Path, folder: str) -> ServiceVersion:
+    doc = load_document(path)
+    validate(doc)
+    file = doc.display_path
+    prepared = prepare(doc.data, file, operations_of(doc.data))
+    models = generate_models(prepared.document, file, prepared.aliases)
+    version = build_version(doc.data, file, doc.sha256, folder, prepared, models)
+    expected = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
+    # Pre-1.0 APIs (0.x.y) live in v1.yaml: semver gives them no stable major of their own.
+    if version.major != expected and not (version.major == 0 and expected == 1):
+        raise SpecError.single(
+            file, "/info/version", f"info.version {version.version!r} is not major {expected}"
+        )
+    version.major = expected
+    return version
+
+
+def generate_folder(folder: ServiceFolder) -> dict[str, str]:
+    """Every file of one service's package, formatted."""
+    versions = [_spec_version(p, folder.name) for p in folder.specs]
+    package = versions[-1].package
+    for v in versions:
+        if v.package != package:
+            raise SpecError(
+                [Problem(v.spec_file, "/info/x-ingest/package", f"package {v.package!r} differs "
+                         f"from the newest major's {package!r}")]
+            )
+    pkg = ServicePackage(
+        package=package,
+        distribution=package.replace("_", "-"),
+        folder=package,
+        versions=versions,
+    )
+    return format_python(render_package(pkg, environment()))
+
+
+class Cache:
+    """Rendered output per service, keyed by the bytes of its spec folder and the generator."""
+
+    def __init__(self, root: Path, fingerprint: str) -> None:
+        self.root = root
+        self.fingerprint = fingerprint
+
+    def key(self, folder: ServiceFolder) -> str:
+        digest = hashlib.sha256(self.fingerprint.encode())
+        base = folder.specs[0].parent
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(base).as_posix().encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+    def get(self, folder: ServiceFolder) -> dict[str, str] | None:
+        path = self.root / f"{names.snake(folder.name)}-{self.key(folder)[:32]}.json"
+        try:
+            files: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return files
+
+    def put(self, folder: ServiceFolder, files: dict[str, str]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        prefix = f"{names.snake(folder.name)}-"
+        for old in self.root.glob(prefix + "*.json"):
+            old.unlink(missing_ok=True)
+        path = self.root / f"{prefix}{self.key(folder)[:32]}.json"
+        path.write_text(json.dumps(files, sort_keys=True), encoding="utf-8")

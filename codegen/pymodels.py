@@ -1,0 +1,157 @@
+"""Pydantic v2 models via datamodel-code-generator, and an index of what it produced.
+
+The models module is generated once per spec in one call. The service builder reads the module's
+classes and fields from its syntax tree (never by importing it), so method signatures use exactly
+the annotations, aliases and defaults the models validate with.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from datamodel_code_generator import (
+    DataModelType,
+    InputFileType,
+    LiteralType,
+    PythonVersion,
+    generate,
+)
+
+from codegen.errors import SpecError
+
+
+@dataclass(frozen=True)
+class ModelField:
+    name: str  # Python attribute
+    wire: str  # JSON key (alias, or the name itself)
+    annotation: ast.expr
+    default: str  # Python source of the default; "" when required
+    doc: str
+
+
+@dataclass
+class ModelClass:
+    name: str
+    bases: list[str]
+    own_fields: list[ModelField]
+    is_root: bool
+
+
+@dataclass
+class ModelsModule:
+    source: str
+    classes: dict[str, ModelClass]
+    imports: dict[str, str] = field(default_factory=dict)  # name -> "from x import name"
+
+    def fields(self, class_name: str) -> list[ModelField]:
+        """Every field of a class, inherited ones included, in pydantic's order."""
+        cls = self.classes[class_name]
+        merged: dict[str, ModelField] = {}
+        for base in reversed(cls.bases):
+            if base in self.classes:
+                for f in self.fields(base):
+                    merged[f.name] = f
+        for f in cls.own_fields:
+            merged[f.name] = f
+        return list(merged.values())
+
+
+def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]) -> ModelsModule:
+    """Run datamodel-code-generator over the document's component schemas."""
+    if not (document.get("components") or {}).get("schemas"):
+        return ModelsModule(source="from pydantic import BaseModel\n", classes={})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = generate(
+                json.dumps(document),
+                input_file_type=InputFileType.OpenAPI,
+                output_model_type=DataModelType.PydanticV2BaseModel,
+                target_python_version=PythonVersion.PY_310,
+                enum_field_as_literal=LiteralType.All,
+                use_annotated=True,
+                field_constraints=True,
+                use_standard_collections=True,
+                use_union_operator=True,
+                use_schema_description=True,
+                use_field_description=True,
+                use_double_quotes=True,
+                allow_population_by_field_name=True,
+                collapse_root_models=True,
+                disable_timestamp=True,
+                aliases=aliases or None,
+                formatters=[],
+                capitalise_enum_members=False,
+            )
+    except Exception as exc:  # noqa: BLE001 - the models generator raises many kinds
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError.single(file, "/components/schemas", f"cannot generate models: {message}") from None
+    if not isinstance(source, str):  # pragma: no cover - only when given an output path
+        raise SpecError.single(file, "/components/schemas", "models generator wrote no module")
+    source = _strip_banner(source)
+    return index(source)
+
+
+def _strip_banner(source: str) -> str:
+    lines = source.splitlines()
+    while lines and (lines[0].startswith("#") or not lines[0].strip()):
+        lines.pop(0)
+    return "\n".join(lines) + "\n"
+
+
+def index(source: str) -> ModelsModule:
+    tree = ast.parse(source)
+    module = ModelsModule(source=source, classes={})
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                module.imports[alias.asname or alias.name] = f"from {node.module} import {alias.name}"
+        elif isinstance(node, ast.ClassDef):
+            module.classes[node.name] = _class(node)
+    return module
+
+
+def _class(node: ast.ClassDef) -> ModelClass:
+    bases = [ast.unparse(b) for b in node.bases]
+    is_root = any(b.startswith("RootModel") for b in bases)
+    fields: list[ModelField] = []
+    body = node.body
+    for i, stmt in enumerate(body):
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            continue
+        name = stmt.target.id
+        if name == "model_config":
+            continue
+        doc = ""
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            doc = str(nxt.value.value).strip()
+        wire = _alias(stmt) or name
+        default = ast.unparse(stmt.value) if stmt.value is not None else ""
+        if default.startswith("Field("):
+            default = _field_default(stmt.value)
+        fields.append(ModelField(name, wire, stmt.annotation, default, doc))
+    return ModelClass(node.name, [b.split("[")[0] for b in bases], fields, is_root)
+
+
+def _alias(stmt: ast.AnnAssign) -> str | None:
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Field":
+            for kw in node.keywords:
+                if kw.arg == "alias" and isinstance(kw.value, ast.Constant):
+                    return str(kw.value.value)
+    return None
+
+
+def _field_default(value: ast.expr | None) -> str:
+    if isinstance(value, ast.Call):
+        if value.args and not (isinstance(value.args[0], ast.Constant) and value.args[0].value is Ellipsis):
+            return ast.unparse(value.args[0])
+        for kw in value.keywords:
+            if kw.arg == "default":
+                return ast.unparse(kw.value)
+    return ""
