@@ -138,6 +138,7 @@ class _Builder:
             client_imports=sorted({self.models.imports[n] for n in self.used_imports}),
             has_queued=any(o.delivery == "queued" for o in operations),
             has_blocking=any(o.delivery == "blocking" for o in operations),
+            has_instance_methods=any(not o.static for o in operations),
             namespace_list=namespace_list,
             runtime_imports=sorted(runtime_imports),
             runtime_exports=runtime_exports,

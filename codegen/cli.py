@@ -108,5 +108,12 @@ def _generate_one(
     except RecursionError:
         print(f"error: {folder.name}: schemas nest too deeply to generate", file=sys.stderr)
         return None, False
+    except Exception as exc:  # noqa: BLE001 - one paragraph for the user, not a traceback
+        print(
+            f"error: {folder.name}: internal generator error ({type(exc).__name__}: {exc}). "
+            "Please report it with the spec attached.",
+            file=sys.stderr,
+        )
+        return None, False
     cache.put(folder, files)
     return files, False

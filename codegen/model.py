@@ -101,6 +101,7 @@ class ServiceVersion:
     client_imports: list[str]  # import lines client.py needs for parameter annotations
     has_queued: bool
     has_blocking: bool
+    has_instance_methods: bool  # anything besides static methods: the README makes a client
     namespace_list: list[Namespace]  # every namespace below the client, parents first
     runtime_imports: list[str]  # names client.py imports from ingest_runtime
     runtime_exports: list[str]  # runtime names the version package re-exports

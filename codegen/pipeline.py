@@ -16,19 +16,17 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from codegen import names
-from codegen.build import build_version, operations_of
 from codegen.errors import Problem, SpecError
-from codegen.fmt import format_python
-from codegen.load import load_document
-from codegen.model import ServicePackage, ServiceVersion
-from codegen.pymodels import generate_models
-from codegen.render import TEMPLATES, environment, render_package
-from codegen.schemas import prepare
-from codegen.validate import validate
+
+if TYPE_CHECKING:
+    from codegen.model import ServiceVersion
 
 SPEC_NAME = re.compile(r"^v(\d+)\.(ya?ml|json)$")
 CODEGEN_DIR = Path(__file__).resolve().parent
+TEMPLATES = CODEGEN_DIR.parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,18 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
+# The stages below import their heavy dependencies (openapi-spec-validator,
+# datamodel-code-generator, Jinja) only when a spec is really regenerated: a cache hit,
+# the common case for `make generate` and `make check`, never pays for them.
+
+
 def _spec_version(path: Path, folder: str) -> ServiceVersion:
+    from codegen.build import build_version, operations_of
+    from codegen.load import load_document
+    from codegen.pymodels import generate_models
+    from codegen.schemas import prepare
+    from codegen.validate import validate
+
     doc = load_document(path)
     validate(doc)
     file = doc.display_path
@@ -81,6 +90,10 @@ def _spec_version(path: Path, folder: str) -> ServiceVersion:
 
 def generate_folder(folder: ServiceFolder) -> dict[str, str]:
     """Every file of one service's package, formatted."""
+    from codegen.fmt import format_python
+    from codegen.model import ServicePackage
+    from codegen.render import environment, render_package
+
     versions = [_spec_version(p, folder.name) for p in folder.specs]
     package = versions[-1].package
     for v in versions:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -12,7 +11,7 @@ import jinja2
 from codegen import names
 from codegen.model import ServicePackage
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from codegen.pipeline import TEMPLATES
 
 
 def _py(value: Any) -> str:

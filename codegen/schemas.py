@@ -57,7 +57,8 @@ def prepare(data: dict[str, Any], file: str, operations: list[tuple[str, str, di
     class_of: dict[str, str] = {}
     for original in sorted(schemas):
         class_of[original] = names.unique(names.pascal(original), taken)
-    renamed = {class_of[k]: v for k, v in schemas.items()}
+    # Sorted, so the models module does not depend on the order schemas appear in the spec.
+    renamed = {class_of[k]: schemas[k] for k in sorted(schemas, key=lambda k: class_of[k])}
     _rewrite_refs(doc, {SCHEMA_PREFIX + k: SCHEMA_PREFIX + v for k, v in class_of.items()})
     doc["components"]["schemas"] = renamed
     prepared = PreparedSchemas(document=doc, class_of=class_of)

@@ -32,14 +32,18 @@ def diff(current: dict[str, str], wanted: dict[str, str]) -> str:
         old, new = current.get(rel), wanted.get(rel)
         if old == new:
             continue
-        out.extend(
+        fromfile = f"a/generated/{rel}" if old is not None else "/dev/null"
+        tofile = f"b/generated/{rel}" if new is not None else "/dev/null"
+        lines = list(
             difflib.unified_diff(
                 (old or "").splitlines(keepends=True),
                 (new or "").splitlines(keepends=True),
-                fromfile=f"a/generated/{rel}" if old is not None else "/dev/null",
-                tofile=f"b/generated/{rel}" if new is not None else "/dev/null",
+                fromfile=fromfile,
+                tofile=tofile,
             )
         )
+        # An empty file added or deleted has no hunk: still name it.
+        out.extend(lines or [f"--- {fromfile}\n", f"+++ {tofile}\n"])
         if out and not out[-1].endswith("\n"):
             out[-1] += "\n"
     return "".join(out)

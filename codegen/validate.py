@@ -35,13 +35,39 @@ def validate(doc: Document) -> None:
         raise SpecError.single(
             file, "/openapi", f"unsupported OpenAPI version {version!r}: expected 3.0, 3.1 or 3.2"
         )
-    problems = [
-        Problem(file, pointer(*error.path), error.message)
-        for error in validator_cls(doc.data).iter_errors()
-    ]
+    problems = _check_top_level(doc.data, file)
+    if problems:
+        raise SpecError(problems)
+    errors = validator_cls(doc.data).iter_errors()
+    while True:
+        try:
+            error = next(errors)
+        except StopIteration:
+            break
+        except Exception as exc:  # noqa: BLE001 - the validator trips over badly typed documents
+            # Its schema pass reports the cause first; if it did not, say what tripped it.
+            if not problems:
+                problems.append(Problem(file, "", f"document structure is invalid ({exc!r})"))
+            break
+        problems.append(Problem(file, pointer(*error.path), error.message))
     problems.extend(check_extensions(doc.data, file))
     if problems:
         raise SpecError(_dedupe(problems))
+
+
+_TOP_LEVEL_MAPPINGS = ("info", "paths", "components", "webhooks")
+
+
+def _check_top_level(data: dict[str, Any], file: str) -> list[Problem]:
+    """Wrong types at the top make the OpenAPI validator itself crash: catch them first."""
+    problems = [
+        Problem(file, pointer(key), f"`{key}` must be a mapping, not {type(data[key]).__name__}")
+        for key in _TOP_LEVEL_MAPPINGS
+        if key in data and not isinstance(data[key], dict)
+    ]
+    if "info" not in data:
+        problems.append(Problem(file, "", "`info` is required"))
+    return problems
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

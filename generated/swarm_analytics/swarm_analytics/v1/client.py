@@ -330,10 +330,12 @@ class LogsNamespace:
 class AnalyticsClient(IngestClient):
     """OpenSwarm product analytics ingest.
 
-    Each method validates its arguments with pydantic in your thread (a bad value raises
-    `pydantic.ValidationError` before anything is queued or sent), then queues the event for
-    the background worker and returns. Call `flush()` before exit, or use the client as a
-    context manager.
+    Each method validates its arguments with pydantic in your thread: a bad value raises
+    `pydantic.ValidationError` before anything is queued or sent.
+    Queued methods then hand the event to a background worker and return at once; call
+    `flush()` before exit, or use the client as a context manager.
+    Blocking methods return the parsed response and raise `AnalyticsError` subclasses:
+    `AuthError` (401), `TransportError` (network, 5xx), `ValidationRejected` (400, 422).
     """
 
     _SERVICE: ClassVar[str] = "swarm_analytics"
@@ -399,7 +401,7 @@ class AnalyticsClient(IngestClient):
         One-time, unauthenticated bootstrap on first launch. Persist the returned token and
         reuse it for every later client.
         """
-        response = call_blocking(
+        return call_blocking(
             base_url=base_url,
             route=_REGISTER,
             body=_models.RegisterRequest(
@@ -408,5 +410,4 @@ class AnalyticsClient(IngestClient):
             response_type=_models.RegisterResponse,
             timeout=timeout,
             http_client=http_client,
-        )
-        return response.token
+        ).token

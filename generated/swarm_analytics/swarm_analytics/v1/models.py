@@ -9,51 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class IngestMeta(BaseModel):
-    """
-    Per-request metadata carried by every event. The client fills both fields.
-    """
-
+class Accepted(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    ts: float
-    """
-    Client clock, unix seconds, when the event happened.
-    """
-    submission_id: str
-    """
-    UUID4, minted once per event and reused on every retry; the server dedupes on it.
-    """
-
-
-class DeviceContext(BaseModel):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    os: str
-    os_version: str
-    timezone: str | None = None
-    locale: str | None = None
-
-
-class AppOpened(IngestMeta, DeviceContext):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    app_version: str
-
-
-class AgentCreated(IngestMeta):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    agent_id: Annotated[str, Field(alias="id")]
-    """
-    The agent session id.
-    """
-    name: str | None = None
-    dashboard_id: str | None = None
+    status: Literal["ok"]
 
 
 class AgentMessage(BaseModel):
@@ -76,73 +36,14 @@ class AgentMessage(BaseModel):
     thinking_level: Literal["off", "low", "medium", "high", "auto"] | None = None
 
 
-class AgentMessageEvent(IngestMeta):
+class DeviceContext(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    agent_id: str
-    seq: int
-    """
-    Agent-scoped ordinal; the durable ordering key.
-    """
-    message: AgentMessage
-
-
-class DashboardEvent(IngestMeta):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    dashboard_id: str
-    action: Literal["open", "close", "create", "delete"]
-
-
-class OnboardingStep(IngestMeta):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    step_id: str
-    status: Literal["started", "completed", "abandoned"]
-
-
-class LogWrite(IngestMeta):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    tag: str
-    subtag: str | None = None
-    data: Any | None = None
-    """
-    Opaque JSON.
-    """
-
-
-class RegisterRequest(BaseModel):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    install_id: Annotated[str, Field(max_length=128, min_length=1)]
-
-
-class RegisterResponse(BaseModel):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    token: str
-    install_id: str
-
-
-class IdentifyRequest(BaseModel):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    email: Annotated[str, Field(max_length=320, min_length=1)]
-
-
-class Accepted(BaseModel):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    status: Literal["ok"]
+    os: str
+    os_version: str
+    timezone: str | None = None
+    locale: str | None = None
 
 
 class EventAccepted(BaseModel):
@@ -167,3 +68,102 @@ class HttpValidationError(BaseModel):
         populate_by_name=True,
     )
     detail: list[DetailItem] | None = None
+
+
+class IdentifyRequest(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    email: Annotated[str, Field(max_length=320, min_length=1)]
+
+
+class IngestMeta(BaseModel):
+    """
+    Per-request metadata carried by every event. The client fills both fields.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    ts: float
+    """
+    Client clock, unix seconds, when the event happened.
+    """
+    submission_id: str
+    """
+    UUID4, minted once per event and reused on every retry; the server dedupes on it.
+    """
+
+
+class LogWrite(IngestMeta):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    tag: str
+    subtag: str | None = None
+    data: Any | None = None
+    """
+    Opaque JSON.
+    """
+
+
+class OnboardingStep(IngestMeta):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    step_id: str
+    status: Literal["started", "completed", "abandoned"]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    install_id: Annotated[str, Field(max_length=128, min_length=1)]
+
+
+class RegisterResponse(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    token: str
+    install_id: str
+
+
+class AgentCreated(IngestMeta):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    agent_id: Annotated[str, Field(alias="id")]
+    """
+    The agent session id.
+    """
+    name: str | None = None
+    dashboard_id: str | None = None
+
+
+class AgentMessageEvent(IngestMeta):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    agent_id: str
+    seq: int
+    """
+    Agent-scoped ordinal; the durable ordering key.
+    """
+    message: AgentMessage
+
+
+class AppOpened(IngestMeta, DeviceContext):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    app_version: str
+
+
+class DashboardEvent(IngestMeta):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    dashboard_id: str
+    action: Literal["open", "close", "create", "delete"]
