@@ -92,11 +92,15 @@ class _Builder:
             error_alias = client_class + "Error"
         modes_ext = self.ext.get("modes") or {"full": []}
         modes = tuple(Mode(n, tuple(sorted(m))) for n, m in sorted(modes_ext.items()))
-        default_mode = self.ext.get("default_mode") or ("full" if "full" in modes_ext else modes[0].name)
+        default_mode = self.ext.get("default_mode") or (
+            "full" if "full" in modes_ext else modes[0].name
+        )
         muted = {c for m in modes for c in m.muted}
         security = self.data.get("security") or []
         servers = self.data.get("servers") or []
-        default_base_url = str(servers[0].get("url", "")) if servers and isinstance(servers[0], dict) else ""
+        default_base_url = (
+            str(servers[0].get("url", "")) if servers and isinstance(servers[0], dict) else ""
+        )
 
         operations = [
             self.operation(method, path, op, security, muted)
@@ -177,14 +181,17 @@ class _Builder:
                 self.problem(where, f"{location} parameter {wire!r} is not supported yet")
                 continue
             if location == "query" and delivery == "queued":
-                self.problem(where, f"query parameter {wire!r} on a queued operation is not supported")
+                self.problem(
+                    where, f"query parameter {wire!r} on a queued operation is not supported"
+                )
                 continue
             py = names.unique(names.snake(wire), taken)
             if location == "path":
                 path_names[wire] = py
             required = bool(param.get("required")) or location == "path"
             schema = deref(self.data, param.get("schema") or {})
-            ann = _SCALARS.get(schema.get("type"), "str") if isinstance(schema, dict) else "str"
+            kind = schema.get("type") if isinstance(schema, dict) else None
+            ann = _SCALARS.get(kind, "str") if isinstance(kind, str) else "str"
             params.append(
                 Param(
                     name=py,
@@ -243,7 +250,9 @@ class _Builder:
             if returns_field:
                 match = [f for f in self.models.fields(response_model) if f.wire == returns_field]
                 if not match:
-                    self.problem(where, f"returns: {returns_field!r} is not a field of {response_model}")
+                    self.problem(
+                        where, f"returns: {returns_field!r} is not a field of {response_model}"
+                    )
                 else:
                     returns_field = match[0].name
                     return_annotation = self.annotation(match[0].annotation)
@@ -327,9 +336,9 @@ class _Builder:
     def annotation(self, node: ast.expr) -> str:
         """A model field's annotation as it reads in client.py: no Annotated, qualified models."""
         node = _strip_annotated(node)
-        qualified = _Qualify(set(self.models.classes), self.models.imports, self.used_imports).visit(
-            ast.parse(ast.unparse(node), mode="eval")
-        )
+        qualified = _Qualify(
+            set(self.models.classes), self.models.imports, self.used_imports
+        ).visit(ast.parse(ast.unparse(node), mode="eval"))
         return ast.unparse(qualified.body)
 
     def qualify_name(self, class_name: str) -> str:
@@ -338,38 +347,27 @@ class _Builder:
     # -- namespaces and collisions --------------------------------------------------------------
 
     def check_collisions(self, operations: list[Operation]) -> None:
+        """Two operations on one method, a method named like a namespace, a client attribute."""
         by_key: dict[str, Operation] = {}
+        namespaces = {
+            ".".join(op.key.split(".")[:depth])
+            for op in operations
+            for depth in range(1, op.key.count(".") + 1)
+        }
         for op in operations:
-            ptr = pointer("paths", op.path, op.http_method.lower())
-            if op.key in by_key:
-                other = by_key[op.key]
-                self.problems.append(
-                    Problem(
-                        self.file,
-                        ptr,
-                        f"method {op.key!r} is also generated for {other.http_method} {other.path}; "
-                        f"set {extensions.KEY}.method on one of them",
-                    )
+            where = ("paths", op.path, op.http_method.lower())
+            other = by_key.setdefault(op.key, op)
+            if other is not op:
+                self.problem(
+                    where,
+                    f"method {op.key!r} is also generated for {other.http_method} {other.path}; "
+                    f"set {extensions.KEY}.method on one of them",
                 )
-            by_key[op.key] = op
-        prefixes = {k.rsplit(".", 1)[0] for k in by_key if "." in k}
-        for op in operations:
-            if op.key in prefixes:
-                self.problems.append(
-                    Problem(
-                        self.file,
-                        pointer("paths", op.path, op.http_method.lower()),
-                        f"method {op.key!r} has the same name as a namespace",
-                    )
-                )
-            if op.key.split(".")[0] in CLIENT_ATTRIBUTES:
-                self.problems.append(
-                    Problem(
-                        self.file,
-                        pointer("paths", op.path, op.http_method.lower()),
-                        f"{op.key.split('.')[0]!r} is a client attribute; choose another method name",
-                    )
-                )
+            if op.key in namespaces:
+                self.problem(where, f"method {op.key!r} has the same name as a namespace")
+            top = op.key.split(".")[0]
+            if top in CLIENT_ATTRIBUTES:
+                self.problem(where, f"{top!r} is a client attribute; choose another method name")
 
     def namespaces(self, operations: list[Operation]) -> Namespace:
         root = Namespace(attr="", class_name="", dotted="")
@@ -437,10 +435,12 @@ class _Qualify(ast.NodeTransformer):
         self.imports = imports
         self.used = used
 
-    def visit_Name(self, node: ast.Name) -> ast.expr:  # noqa: N802 - ast API
+    def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.classes:
             return ast.copy_location(
-                ast.Attribute(value=ast.Name(MODELS_ALIAS, ast.Load()), attr=node.id, ctx=ast.Load()),
+                ast.Attribute(
+                    value=ast.Name(MODELS_ALIAS, ast.Load()), attr=node.id, ctx=ast.Load()
+                ),
                 node,
             )
         if node.id in self.imports:

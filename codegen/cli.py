@@ -1,4 +1,4 @@
-"""Command line: `python -m codegen generate [--check] [SERVICE ...]` and `python -m codegen serve`."""
+"""Command line: `python -m codegen generate [--check] [SERVICE ...]` and `... serve SPEC`."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def generate(args: argparse.Namespace) -> int:
     if args.services:
         unknown = sorted(set(args.services) - {f.name for f in folders})
         if unknown:
-            print(f"error: no spec folder for {', '.join(unknown)} in {args.specs}", file=sys.stderr)
+            print(
+                f"error: no spec folder for {', '.join(unknown)} in {args.specs}", file=sys.stderr
+            )
             return EXIT_SPEC_ERROR
         folders = [f for f in folders if f.name in args.services]
     cache = Cache(args.cache_dir, generator_fingerprint())
@@ -79,7 +81,10 @@ def generate(args: argparse.Namespace) -> int:
         changes = diff(current, wanted)
         if changes:
             sys.stdout.write(changes)
-            print("generated/ differs from what the specs produce: run `make generate`.", file=sys.stderr)
+            print(
+                "generated/ differs from what the specs produce: run `make generate`.",
+                file=sys.stderr,
+            )
             return EXIT_DRIFT if not failed else EXIT_SPEC_ERROR
         return EXIT_SPEC_ERROR if failed else 0
     changed = write(args.out, current, wanted)

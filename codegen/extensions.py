@@ -98,9 +98,10 @@ def misspelt_keys(node: dict[str, Any], path: tuple[str, ...], file: str) -> Ite
         if not isinstance(key, str) or key == KEY:
             continue
         lowered = key.lower().replace("_", "-")
-        near = lowered.startswith("x-ingest") or difflib.SequenceMatcher(
-            None, lowered, KEY
-        ).ratio() >= 0.85
+        near = (
+            lowered.startswith("x-ingest")
+            or difflib.SequenceMatcher(None, lowered, KEY).ratio() >= 0.85
+        )
         if near:
             yield Problem(
                 file,

@@ -35,4 +35,6 @@ def _ruff(args: list[str], root: Path) -> None:
     cmd = [sys.executable, "-m", "ruff", *args, *RUFF_SETTINGS, "."]
     result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"ruff {args[0]} failed on generated code:\n{result.stderr or result.stdout}")
+        raise RuntimeError(
+            f"ruff {args[0]} failed on generated code:\n{result.stderr or result.stdout}"
+        )

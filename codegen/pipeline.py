@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from codegen import names
@@ -99,8 +98,13 @@ def generate_folder(folder: ServiceFolder) -> dict[str, str]:
     for v in versions:
         if v.package != package:
             raise SpecError(
-                [Problem(v.spec_file, "/info/x-ingest/package", f"package {v.package!r} differs "
-                         f"from the newest major's {package!r}")]
+                [
+                    Problem(
+                        v.spec_file,
+                        "/info/x-ingest/package",
+                        f"package {v.package!r} differs from the newest major's {package!r}",
+                    )
+                ]
             )
     pkg = ServicePackage(
         package=package,

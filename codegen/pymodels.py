@@ -13,13 +13,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from datamodel_code_generator import (
-    DataModelType,
-    InputFileType,
-    LiteralType,
-    PythonVersion,
-    generate,
-)
+from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
+from datamodel_code_generator.enums import DataModelType
 
 from codegen.errors import SpecError
 
@@ -89,7 +84,9 @@ def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]
             )
     except Exception as exc:  # noqa: BLE001 - the models generator raises many kinds
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError.single(file, "/components/schemas", f"cannot generate models: {message}") from None
+        raise SpecError.single(
+            file, "/components/schemas", f"cannot generate models: {message}"
+        ) from None
     if not isinstance(source, str):  # pragma: no cover - only when given an output path
         raise SpecError.single(file, "/components/schemas", "models generator wrote no module")
     source = _strip_banner(source)
@@ -109,7 +106,9 @@ def index(source: str) -> ModelsModule:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
-                module.imports[alias.asname or alias.name] = f"from {node.module} import {alias.name}"
+                module.imports[alias.asname or alias.name] = (
+                    f"from {node.module} import {alias.name}"
+                )
         elif isinstance(node, ast.ClassDef):
             module.classes[node.name] = _class(node)
     return module
@@ -149,7 +148,9 @@ def _alias(stmt: ast.AnnAssign) -> str | None:
 
 def _field_default(value: ast.expr | None) -> str:
     if isinstance(value, ast.Call):
-        if value.args and not (isinstance(value.args[0], ast.Constant) and value.args[0].value is Ellipsis):
+        if value.args and not (
+            isinstance(value.args[0], ast.Constant) and value.args[0].value is Ellipsis
+        ):
             return ast.unparse(value.args[0])
         for kw in value.keywords:
             if kw.arg == "default":

@@ -10,7 +10,6 @@ import jinja2
 
 from codegen import names
 from codegen.model import ServicePackage
-
 from codegen.pipeline import TEMPLATES
 
 

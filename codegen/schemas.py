@@ -48,7 +48,9 @@ def deref(data: dict[str, Any], node: Any) -> Any:
     return node
 
 
-def prepare(data: dict[str, Any], file: str, operations: list[tuple[str, str, dict[str, Any]]]) -> PreparedSchemas:
+def prepare(
+    data: dict[str, Any], file: str, operations: list[tuple[str, str, dict[str, Any]]]
+) -> PreparedSchemas:
     """Rename components to class names and hoist inline request/response schemas."""
     doc = copy.deepcopy(data)
     schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {}) or {}
@@ -96,7 +98,9 @@ def prepare(data: dict[str, Any], file: str, operations: list[tuple[str, str, di
     return prepared
 
 
-def _named(doc: dict[str, Any], schemas: dict[str, Any], schema: Any, name: str, taken: set[str]) -> str:
+def _named(
+    doc: dict[str, Any], schemas: dict[str, Any], schema: Any, name: str, taken: set[str]
+) -> str:
     """The class for a body schema: its component if it is a `$ref`, else a hoisted one."""
     if isinstance(schema, dict) and set(schema) == {"$ref"}:
         ref = schema["$ref"]
@@ -122,7 +126,9 @@ def _rewrite_refs(node: Any, mapping: dict[str, str]) -> None:
             _rewrite_refs(item, mapping)
 
 
-def _collect_aliases(doc: dict[str, Any], class_name: str, schema: Any, out: dict[str, str]) -> None:
+def _collect_aliases(
+    doc: dict[str, Any], class_name: str, schema: Any, out: dict[str, str]
+) -> None:
     """`x-ingest.python_name` on a property of a class (or of its inline allOf parts)."""
     parts = [schema]
     if isinstance(schema, dict):

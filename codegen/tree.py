@@ -18,8 +18,10 @@ def on_disk(root: Path, folders: list[str]) -> dict[str, str]:
             continue
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(root)
-            if path.is_file() and not (IGNORED_PARTS & set(rel.parts)) and not any(
-                p.endswith(".egg-info") for p in rel.parts
+            if (
+                path.is_file()
+                and not (IGNORED_PARTS & set(rel.parts))
+                and not any(p.endswith(".egg-info") for p in rel.parts)
             ):
                 found[rel.as_posix()] = path.read_text(encoding="utf-8", errors="replace")
     return found
@@ -62,8 +64,10 @@ def write(root: Path, current: dict[str, str], wanted: dict[str, str]) -> int:
         (root / rel).unlink()
         changed += 1
         parent = (root / rel).parent
-        while parent != root and parent.is_dir() and not any(
-            p for p in parent.iterdir() if p.name != "__pycache__"
+        while (
+            parent != root
+            and parent.is_dir()
+            and not any(p for p in parent.iterdir() if p.name != "__pycache__")
         ):
             shutil.rmtree(parent)
             parent = parent.parent

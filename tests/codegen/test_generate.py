@@ -109,7 +109,9 @@ def test_removing_an_operation_removes_its_method(swarm_workspace: Path) -> None
     assert "-class EventsDashboardNamespace:" in stale.stdout
 
     assert run_codegen("generate", cwd=swarm_workspace).code == 0
-    client = (swarm_workspace / "generated/swarm_analytics/swarm_analytics/v1/client.py").read_text()
+    client = (
+        swarm_workspace / "generated/swarm_analytics/swarm_analytics/v1/client.py"
+    ).read_text()
     assert "EventsDashboardNamespace" not in client
     assert "self.onboarding = EventsOnboardingNamespace(client)" in client
 

@@ -74,11 +74,15 @@ def test_ref_cycle(workspace: Path) -> None:
             ["#/paths/~1public~1logs/post/x-ingest/metod", "did you mean 'method'?"],
         ),
         (
-            lambda s: s["paths"]["/public/logs"]["post"]["x-ingest"].__setitem__("delivery", "fast"),
+            lambda s: s["paths"]["/public/logs"]["post"]["x-ingest"].__setitem__(
+                "delivery", "fast"
+            ),
             ["#/paths/~1public~1logs/post/x-ingest/delivery", "'fast' is not one of"],
         ),
         (
-            lambda s: s["paths"]["/public/logs"]["post"]["x-ingest"].__setitem__("category", "prod"),
+            lambda s: s["paths"]["/public/logs"]["post"]["x-ingest"].__setitem__(
+                "category", "prod"
+            ),
             ["#/paths/~1public~1logs/post/x-ingest/category", "'prod' is not declared"],
         ),
         (
