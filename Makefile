@@ -27,8 +27,9 @@ check: $(STAMP)
 	$(PYTHON) -m codegen generate --check
 	$(BIN)/ruff check codegen runtime tests bench
 	$(BIN)/ruff format --check codegen runtime tests bench
-	$(BIN)/ruff check --isolated --line-length 100 generated
-	$(BIN)/mypy --strict runtime/ingest_runtime $(foreach g,$(GENERATED),$(g)$(notdir $(g:/=)))
+	$(BIN)/ruff check --isolated --line-length 100 --extend-select I generated
+	$(BIN)/ruff format --check --isolated --line-length 100 generated
+	$(BIN)/mypy --strict codegen runtime/ingest_runtime $(foreach g,$(GENERATED),$(g)$(notdir $(g:/=)))
 
 bench: $(STAMP)
 	$(PYTHON) bench/run.py

@@ -15,8 +15,10 @@ RUFF_SETTINGS = ["--isolated", "--line-length", "100", "--target-version", "py31
 
 
 def format_python(files: dict[str, str]) -> dict[str, str]:
-    """Return `files` with every `.py` sorted (imports), cleaned (unused imports) and formatted."""
-    python = {k: v for k, v in files.items() if k.endswith(".py")}
+    """Return `files` with every `.py` lint-fixed (ruff's default rules + import order), then
+    formatted: the same rules `make check` applies to generated code."""
+    # ruff also formats the Python code blocks of Markdown files (the READMEs' examples).
+    python = {k: v for k, v in files.items() if k.endswith((".py", ".md"))}
     if not python:
         return files
     with tempfile.TemporaryDirectory(prefix="ingest-codegen-") as tmp:
@@ -25,9 +27,10 @@ def format_python(files: dict[str, str]) -> dict[str, str]:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        _ruff(["check", "--fix", "--select", "I,F401", "--quiet", "--exit-zero"], root)
+        _ruff(["check", "--fix", "--extend-select", "I", "--quiet", "--exit-zero"], root)
         _ruff(["format"], root)
         formatted = {rel: (root / rel).read_text(encoding="utf-8") for rel in python}
+        # `ruff check` reads only the .py files; `ruff format` rewrote both kinds.
     return {**files, **formatted}
 
 

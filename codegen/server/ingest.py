@@ -94,6 +94,10 @@ class IngestMiddleware:
         if scope["type"] != "http" or path == ADMIN_PREFIX or path.startswith(_ADMIN_SLASH):
             await self.app(scope, receive, send)
             return
+        # Match on the path as sent: a parameter holding `%2F` is one segment, not two.
+        raw_path = scope.get("raw_path")
+        if raw_path:
+            path = raw_path.decode("latin-1").split("?", 1)[0]
         raw = b""
         more = True
         while more:

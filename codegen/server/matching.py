@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Generic, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 T = TypeVar("T")
 _PARAM = re.compile(r"\{([^{}/]+)\}")
@@ -47,7 +47,8 @@ class PathMatcher(Generic[T]):
         for regex, names, methods in self._templated:
             hit = regex.match(path)
             if hit:
-                return methods, dict(zip(names, hit.groups(), strict=True))
+                values = (unquote(v) for v in hit.groups())
+                return methods, dict(zip(names, values, strict=True))
         return None, {}
 
 

@@ -67,4 +67,5 @@ __all__ = [
     "Stats",
     "TransportError",
     "ValidationRejected",
+    "__version__",
 ]

@@ -1,0 +1,169 @@
+"""`make bench`: every figure from one run, printed as tables.
+
+Each measurement runs in a fresh process; servers are real processes on 127.0.0.1 with a fresh
+SQLite file per run. Set BENCH_N_HOT / BENCH_N_DELIVERY to shrink the runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from codegen.testing import RefServer  # noqa: E402
+
+PY = sys.executable
+SWARM_SPEC = ROOT / "specs" / "swarm_analytics" / "v1.yaml"
+N_HOT = int(os.environ.get("BENCH_N_HOT", "100000"))
+N_QUEUED = int(os.environ.get("BENCH_N_QUEUED", "200000"))
+N_DELIVERY = int(os.environ.get("BENCH_N_DELIVERY", "200000"))
+
+
+def measure(script: str, *args: object) -> dict[str, object]:
+    proc = subprocess.run(
+        [PY, str(ROOT / "bench" / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{script} {args} failed:\n{proc.stderr}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(_cell(c) for c in row) + " |")
+    sys.stdout.flush()
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def hot_path() -> None:
+    ours = measure("hot_path.py", "swarm", "calls", N_HOT)
+    seg = measure("hot_path.py", "segment", "calls", N_HOT)
+    ours_q = measure("hot_path.py", "swarm", "queued", N_QUEUED)
+    seg_q = measure("hot_path.py", "segment", "queued", N_QUEUED)
+    table(
+        f"Hot path: one call, {N_HOT:,} calls, nothing dropped "
+        "(target: median <= 5 us, p99 <= 15 us)",
+        ["client", "median us", "p99 us", "mean us", "dropped"],
+        [
+            [
+                "swarm `events.app_lifecycle.opened`",
+                ours["median_us"],
+                ours["p99_us"],
+                ours["mean_us"],
+                ours["dropped"],
+            ],
+            [
+                f"{seg['version']} `track()`",
+                seg["median_us"],
+                seg["p99_us"],
+                seg["mean_us"],
+                seg["dropped"],
+            ],
+            [
+                "ratio (Segment / ours)",
+                float(seg["median_us"]) / float(ours["median_us"]),
+                float(seg["p99_us"]) / float(ours["p99_us"]),
+                "",
+                "",
+            ],
+        ],
+    )
+    table(
+        f"Memory: peak RSS with {N_QUEUED:,} events queued (target: <= 80 MB)",
+        ["client", "peak RSS MB", "RSS after init MB", "dropped"],
+        [
+            ["swarm", ours_q["peak_rss_mb"], ours_q["rss_after_init_mb"], ours_q["dropped"]],
+            ["Segment", seg_q["peak_rss_mb"], seg_q["rss_after_init_mb"], seg_q["dropped"]],
+            [
+                "ratio (Segment / ours)",
+                float(seg_q["peak_rss_mb"]) / float(ours_q["peak_rss_mb"]),
+                "",
+                "",
+            ],
+        ],
+    )
+
+
+def delivery() -> None:
+    rows = []
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("httpclient", "httpx", "client"):
+            with RefServer(SWARM_SPEC, Path(tmp) / f"{mode}.db") as server:
+                result = measure("delivery.py", mode, server.url, N_DELIVERY)
+                stored = server.stats()
+            results[mode] = result
+            rows.append(
+                [
+                    {
+                        "client": "swarm client (generated)",
+                        "httpx": "bare httpx keep-alive loop",
+                        "httpclient": "bare http.client keep-alive loop",
+                    }[mode],
+                    result["events_per_s"],
+                    result["seconds"],
+                    result["delivered"],
+                    stored.get("accepted"),
+                    result.get("dropped", 0),
+                ]
+            )
+    best = max(
+        float(results["httpx"]["events_per_s"]), float(results["httpclient"]["events_per_s"])
+    )
+    ours = float(results["client"]["events_per_s"])
+    rows.append(["ours / faster bare loop", ours / best, "", "", "", ""])
+    table(
+        f"Delivery: {N_DELIVERY:,} swarm events, one POST each, until flush() returns "
+        "(target: >= 80% of the faster bare loop)",
+        ["sender", "events/s", "seconds", "delivered", "server stored", "dropped"],
+        rows,
+    )
+
+
+def generator() -> None:
+    def timed(*cmd: str) -> float:
+        started = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    fresh = timed(PY, "-m", "codegen", "generate", "--no-cache")
+    cached = min(timed("make", "-s", "generate") for _ in range(3))
+    check = min(timed("make", "-s", "check") for _ in range(3))
+    table(
+        "Generator (targets: make generate <= 1.5 s, make check unchanged <= 1 s)",
+        ["command", "seconds"],
+        [
+            ["python -m codegen generate --no-cache (every spec, from scratch)", fresh],
+            ["make generate (nothing changed; best of 3)", cached],
+            ["make check (nothing changed; best of 3)", check],
+        ],
+    )
+
+
+if __name__ == "__main__":
+    print(
+        f"# make bench ({time.strftime('%Y-%m-%d %H:%M')}, python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} cores)"
+    )
+    hot_path()
+    generator()
+    delivery()

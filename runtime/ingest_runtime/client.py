@@ -1,0 +1,362 @@
+"""``IngestClient``: the base class of every generated client.
+
+The caller's thread does only what must happen there: pydantic validation (in generated code),
+one ``to_json`` into compact bytes, one ``deque.append``, and an ``Event.set`` only when the
+worker is idle. Everything else (network, disk, retries, callbacks) runs on background threads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar, overload
+
+import httpx
+import pydantic
+
+from . import config
+from .blocking import request_blocking, user_agent
+from .routes import NO_OFFSET, Route, pack_header
+from .spool import Spool
+from .stats import Counters, Drop, DropReporter, Stats, count_value
+from .transport import HttpClientTransport, HttpxTransport, Transport
+from .worker import Pipeline, SpoolWriter, Worker, drain_as_shutdown, start_threads
+
+__all__ = ["IngestClient"]
+
+T = TypeVar("T")
+_Client = TypeVar("_Client", bound="IngestClient")
+
+
+def _call_weak(ref: weakref.WeakMethod[Callable[[], None]]) -> None:
+    method = ref()
+    if method is not None:
+        method()
+
+
+class IngestClient:
+    """Fire-and-forget delivery with bounded memory, counted drops and explicit shutdown."""
+
+    _MODES: ClassVar[Mapping[str, frozenset[str]]] = {"full": frozenset()}
+    _DEFAULT_MODE: ClassVar[str] = "full"
+    _ROUTES: ClassVar[tuple[Route, ...]] = ()
+    _SERVICE: ClassVar[str] = "ingest"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str | None = None,
+        mode: str | None = None,
+        spool: Spool | None = None,
+        http_client: httpx.Client | None = None,
+        transport: Transport | None = None,
+        max_attempts: int = config.MAX_ATTEMPTS,
+        max_queue_size: int = config.MAX_QUEUE_SIZE,
+        timeout: float = config.TIMEOUT,
+        on_drop: Callable[[Drop], None] | None = None,
+        flush_at_exit: float = config.FLUSH_AT_EXIT,
+    ) -> None:
+        mode = self._DEFAULT_MODE if mode is None else mode
+        if mode not in self._MODES:
+            valid = ", ".join(repr(m) for m in self._MODES)
+            raise ValueError(f"unknown mode {mode!r}; valid modes: {valid}")
+        #: Categories muted by ``mode``. Generated code tests ``route.category in client._muted``.
+        self._muted: frozenset[str | None] = frozenset(self._MODES[mode])
+        self.mode = mode
+        self.base_url = base_url
+        self._token = token
+        self._timeout = timeout
+        self._http_client = http_client
+        self._owned_http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        self._owns_transport = transport is None
+        if transport is None:
+            transport = (
+                HttpxTransport(http_client, base_url)
+                if http_client is not None
+                else HttpClientTransport(base_url)
+            )
+        self.transport: Transport = transport
+        self._spool = spool
+        self._routes = {r.key: r for r in self._ROUTES}
+        self._max_attempts = max_attempts
+        self._max_queue_size = max_queue_size
+        self._on_drop = on_drop
+        self._flush_at_exit = flush_at_exit
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._start(replay=True)
+        # Weak references: the interpreter's registries must not keep a client alive.
+        self._atexit = functools.partial(_call_weak, weakref.WeakMethod(self._at_exit))
+        atexit.register(self._atexit)
+        if hasattr(os, "register_at_fork"):
+            child_hook = weakref.WeakMethod(self._after_fork_in_child)
+            os.register_at_fork(after_in_child=functools.partial(_call_weak, child_hook))
+
+    def _start(self, replay: bool) -> None:
+        counters = Counters()
+        self._counters = counters
+        self._reporter = DropReporter(counters, self._on_drop)
+        p = Pipeline(
+            routes=self._routes,
+            transport=self.transport,
+            spool=self._spool,
+            counters=counters,
+            reporter=self._reporter,
+            token=self._token,
+            user_agent=user_agent(self._SERVICE),
+            max_attempts=self._max_attempts,
+            max_queue_size=self._max_queue_size,
+            timeout=self._timeout,
+        )
+        self._p = p
+        # Hot-path aliases (one attribute load each on the caller's thread).
+        self._q = p.q
+        self._signal = p.q_signal
+        self._accepted = counters.accepted
+        self._limit = -1 if self._closed else self._max_queue_size
+        self._worker: Worker
+        self._writer: SpoolWriter | None
+        self._worker, self._writer = start_threads(p, self._SERVICE, replay)
+
+    # ---- hot path (caller's thread) -------------------------------------------------------
+
+    def _is_muted(self, route: Route) -> bool:
+        """True when ``mode`` mutes the route's category (checked before validation)."""
+        return route.category in self._muted
+
+    def _enqueue(self, route: Route, body: pydantic.BaseModel, path: str | None = None) -> None:
+        """Accept one validated event for background delivery. Never blocks, never raises."""
+        q = self._q
+        if len(q) >= self._limit:
+            self._refuse(route, body, path)
+            return
+        try:
+            data = body.__pydantic_serializer__.to_json(
+                body, by_alias=True, exclude_none=route.omit_none
+            )
+        except Exception:
+            self._refuse(route, body, path, "encode_error")
+            return
+        field = route.idempotency_field
+        if path is not None:
+            key = getattr(body, field) if field else None
+            q.append((route, data, None if key is None else str(key), path))
+        elif field and (key := getattr(body, field)) is not None:
+            kb = key.encode() if isinstance(key, str) else str(key).encode()
+            offset = data.find(kb)
+            if 0 <= offset < NO_OFFSET:
+                q.append(pack_header(route._index, offset, len(kb)) + data)
+            else:
+                q.append(b"".join((pack_header(route._index, NO_OFFSET, len(kb)), kb, data)))
+        else:
+            q.append(pack_header(route._index, NO_OFFSET, 0) + data)
+        next(self._accepted)
+        signal = self._signal
+        if signal.idle:
+            signal.idle = False
+            signal.event.set()
+
+    def _refuse(
+        self, route: Route, body: pydantic.BaseModel, path: str | None, reason: str | None = None
+    ) -> None:
+        """Slow path: count a drop decided on the caller's thread (no logging here)."""
+        if reason is None:
+            reason = "closed" if self._closed else "queue_full"
+        next(self._counters.caller_drops[reason])
+        if self._on_drop is None:
+            return
+        try:
+            data = body.__pydantic_serializer__.to_json(
+                body, by_alias=True, exclude_none=route.omit_none
+            )
+        except Exception:
+            data = b""
+        field = route.idempotency_field
+        key = getattr(body, field, None) if field else None
+        drop = Drop(route.key, data, key, None, reason, 0)
+        if reason == "closed":
+            self._reporter.callback(drop)  # no worker any more: report on the caller's thread
+        else:
+            self._p.pending_drops.append(drop)
+            signal = self._p.worker_signal
+            if signal.idle:
+                signal.idle = False
+                signal.event.set()
+
+    # ---- blocking calls (caller's thread) -------------------------------------------------
+
+    @overload
+    def _call(
+        self,
+        route: Route,
+        body: pydantic.BaseModel | None,
+        response_type: type[T],
+        *,
+        path: str | None = ...,
+        query: Mapping[str, object] | None = ...,
+    ) -> T: ...
+
+    @overload
+    def _call(
+        self,
+        route: Route,
+        body: pydantic.BaseModel | None,
+        response_type: None,
+        *,
+        path: str | None = ...,
+        query: Mapping[str, object] | None = ...,
+    ) -> None: ...
+
+    def _call(
+        self,
+        route: Route,
+        body: pydantic.BaseModel | None,
+        response_type: type[T] | None,
+        *,
+        path: str | None = None,
+        query: Mapping[str, object] | None = None,
+    ) -> T | None:
+        """Request/response call on the caller's thread; raises ``IngestError`` subclasses."""
+        return request_blocking(
+            self._blocking_client(),
+            base_url=self.base_url,
+            route=route,
+            body=body,
+            response_type=response_type,
+            token=self._token,
+            timeout=self._timeout,
+            path=path,
+            query=query,
+            service=self._SERVICE,
+        )
+
+    def _blocking_client(self) -> httpx.Client:
+        if self._http_client is not None:
+            return self._http_client
+        with self._http_lock:
+            if self._owned_http_client is None:
+                self._owned_http_client = httpx.Client(timeout=self._timeout)
+            return self._owned_http_client
+
+    # ---- observability ------------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        """A consistent-enough snapshot of the delivery counters."""
+        c = self._counters
+        by_reason = c.dropped_by_reason()
+        enqueued = count_value(c.accepted)
+        with c.lock:
+            delivered, retried, settled = c.delivered, c.retried, c.settled
+            spooled, replayed, in_flight = c.spooled, c.replayed, c.in_flight
+        return Stats(
+            enqueued=enqueued,
+            delivered=delivered,
+            retried=retried,
+            dropped=sum(by_reason.values()),
+            dropped_by_reason=by_reason,
+            queued=max(0, enqueued + replayed - settled - in_flight),
+            spooled=spooled,
+            replayed=replayed,
+            in_flight=in_flight,
+        )
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event accepted so far is delivered or dropped-and-counted.
+
+        Returns False if that did not happen within ``timeout`` (None means
+        ``config.FLUSH_DEFAULT_TIMEOUT``): a flush never hangs the application.
+        """
+        deadline = time.monotonic() + (config.FLUSH_DEFAULT_TIMEOUT if timeout is None else timeout)
+        p, c = self._p, self._counters
+        if not p.load_done.wait(max(0.0, deadline - time.monotonic())):
+            return False
+        target = count_value(c.accepted) + c.replayed
+        try:
+            while c.settled < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._worker.is_alive():
+                    return False
+                c.settle_event.clear()
+                c.wake_at = min(c.wake_at, target)
+                if c.settled >= target:
+                    break
+                # Short slices bound the cost of a lost race between concurrent flushes.
+                c.settle_event.wait(min(remaining, config.FLUSH_POLL))
+        finally:
+            if c.wake_at == target:
+                c.wake_at = sys.maxsize
+        return True
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Flush up to ``timeout``, stop the background threads, release resources. Idempotent.
+
+        Leftovers stay in the spool when one is configured (not a drop); otherwise they are
+        counted as dropped ("shutdown"). Later calls are counted as dropped ("closed").
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        deadline = time.monotonic() + timeout
+        self.flush(timeout)
+        self._limit = -1
+        p = self._p
+        p.stop.set()
+        p.worker_signal.event.set()
+        self._worker.join(max(deadline - time.monotonic(), 0.5))
+        if self._writer is not None:
+            p.writer_stop.set()
+            p.q_signal.event.set()
+            self._writer.join(max(deadline - time.monotonic(), 5.0))
+        else:
+            drain_as_shutdown(p)  # in case the worker is stuck in a request
+        if self._owns_transport:
+            self.transport.close()
+        if self._spool is not None and (self._writer is None or not self._writer.is_alive()):
+            self._spool.close()
+        with self._http_lock:
+            owned, self._owned_http_client = self._owned_http_client, None
+        if owned is not None:
+            owned.close()
+        atexit.unregister(self._atexit)
+        self._reporter.maybe_log(force=True)
+
+    def __enter__(self: _Client) -> _Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.flush(2.0)
+        self.close(timeout=0.0)
+
+    def _at_exit(self) -> None:
+        self.close(timeout=self._flush_at_exit)
+
+    def _after_fork_in_child(self) -> None:
+        """Give the child fresh state and threads; inherited queued events belong to the parent."""
+        if self._closed:
+            return
+        self._close_lock = threading.Lock()
+        self._http_lock = threading.Lock()
+        self._owned_http_client = None  # sharing the parent's sockets is unsafe
+        after_fork: Any = getattr(self.transport, "after_fork", None)
+        if callable(after_fork):
+            after_fork()
+        if self._spool is not None:
+            self._spool.after_fork()
+        self._start(replay=False)

@@ -1,0 +1,74 @@
+"""Pure units: backoff schedule, Retry-After parsing, id minting."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import uuid
+
+from ingest_runtime import new_uuid4, unix_seconds
+from ingest_runtime.retry import backoff_delay, is_retryable, next_delay, parse_retry_after
+
+
+def test_backoff_is_full_jitter_and_capped() -> None:
+    rng, ref = random.Random(42), random.Random(42)
+    for attempt in range(1, 12):
+        ceiling = min(30.0, 0.5 * 2 ** (attempt - 1))
+        d = backoff_delay(attempt, rng)
+        assert d == ref.uniform(0.0, ceiling)
+        assert 0.0 <= d <= ceiling
+    samples = [backoff_delay(10, rng) for _ in range(2000)]
+    assert max(samples) <= 30.0 and min(samples) < 3.0 and max(samples) > 27.0  # full range
+    assert backoff_delay(1000, rng) <= 30.0
+
+
+def test_retry_after_is_a_minimum() -> None:
+    rng = random.Random(1)
+    assert next_delay(1, 7.0, rng) == 7.0
+    assert next_delay(1, None, random.Random(1)) == backoff_delay(1, random.Random(1))
+
+
+def test_parse_retry_after() -> None:
+    now = 1_750_000_000.0
+    assert parse_retry_after("5") == 5.0
+    assert parse_retry_after(" 7 ") == 7.0
+    assert parse_retry_after("1000") == 300.0
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after(None) is None
+    future = email.utils.formatdate(now + 10, usegmt=True)
+    assert parse_retry_after(future, now=now) == 10.0
+    past = email.utils.formatdate(now - 10, usegmt=True)
+    assert parse_retry_after(past, now=now) == 0.0
+    far = email.utils.formatdate(now + 86400, usegmt=True)
+    assert parse_retry_after(far, now=now) == 300.0
+    assert parse_retry_after("Wed, 99 Foo 2024 99:99:99 GMT", now=now) is None
+
+
+def test_retryable_statuses() -> None:
+    assert all(is_retryable(s) for s in (408, 429, 500, 502, 503, 504, 599))
+    assert not any(is_retryable(s) for s in (200, 301, 400, 401, 403, 404, 409, 413, 422))
+
+
+def test_ids_are_uuid4_and_unique_across_threads() -> None:
+    out: list[list[str]] = [[] for _ in range(4)]
+
+    def mint(i: int) -> None:
+        out[i] = [new_uuid4() for _ in range(6000)]
+
+    threads = [threading.Thread(target=mint, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [x for chunk in out for x in chunk]
+    assert len(set(ids)) == len(ids) == 24000
+    for s in ids[::7]:
+        u = uuid.UUID(s)
+        assert u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == s
+
+
+def test_unix_seconds_is_float_time() -> None:
+    assert isinstance(unix_seconds(), float) and unix_seconds() > 1.7e9
