@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-import httpx
 import pydantic
+
+if TYPE_CHECKING:
+    import httpx
 
 from ._version import __version__
 from .errors import (
@@ -92,6 +94,8 @@ def request_blocking(
     service: str | None = None,
 ) -> T | None:
     """Send one request with ``client`` and map the outcome to a value or an ``IngestError``."""
+    import httpx  # imported on first use: a queued-only client never pays its ~13 MB
+
     headers = base_headers(route, token, user_agent(service))
     content = encode_body(route, body)
     if body is None:
@@ -193,6 +197,8 @@ def call_blocking(
     }
     if http_client is not None:
         return request_blocking(http_client, **kwargs)
+    import httpx
+
     try:
         with httpx.Client(timeout=timeout) as client:
             return request_blocking(client, **kwargs)

@@ -16,9 +16,8 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-import httpx
 import pydantic
 
 from . import config
@@ -28,6 +27,9 @@ from .spool import Spool
 from .stats import Counters, Drop, DropReporter, Stats, count_value
 from .transport import HttpClientTransport, HttpxTransport, Transport
 from .worker import Pipeline, SpoolWriter, Worker, drain_as_shutdown, start_threads
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["IngestClient"]
 
@@ -132,6 +134,11 @@ class IngestClient:
     def _is_muted(self, route: Route) -> bool:
         """True when ``mode`` mutes the route's category (checked before validation)."""
         return route.category in self._muted
+
+    def _submit(self, route: Route, fields: dict[str, object], path: str | None = None) -> None:
+        """Validate ``fields`` with the route's body model (``ValidationError`` raises here, in
+        the caller's stack, before anything is queued), then enqueue."""
+        self._enqueue(route, route.validate(fields), path)
 
     def _enqueue(self, route: Route, body: pydantic.BaseModel, path: str | None = None) -> None:
         """Accept one validated event for background delivery. Never blocks, never raises."""
@@ -242,6 +249,8 @@ class IngestClient:
     def _blocking_client(self) -> httpx.Client:
         if self._http_client is not None:
             return self._http_client
+        import httpx  # first blocking call only: queued-only clients never load httpx
+
         with self._http_lock:
             if self._owned_http_client is None:
                 self._owned_http_client = httpx.Client(timeout=self._timeout)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import pydantic
 
 __all__ = ["NO_OFFSET", "Route", "base_headers", "decode_item", "pack_header"]
 
@@ -22,6 +25,10 @@ _REGISTRY: list[Route] = []
 _REGISTRY_LOCK = threading.Lock()
 
 
+def _no_body(fields: dict[str, object]) -> pydantic.BaseModel:
+    raise TypeError("this route declares no body model")
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """One operation. Instances are module constants in generated code, shared by all clients."""
@@ -34,7 +41,14 @@ class Route:
     idempotency_field: str | None
     omit_none: bool = False
     content_type: str = "application/json"
+    #: The pydantic model that validates the body (queued routes); see ``IngestClient._submit``.
+    body: type[pydantic.BaseModel] | None = None
     _index: int = field(default=0, init=False, repr=False, compare=False, hash=False)
+    #: ``body``'s compiled validator, looked up once: calling it on a dict skips the Python-level
+    #: ``BaseModel.__init__`` frame (~0.5 us of a ~5 us hot path).
+    validate: Callable[[dict[str, object]], pydantic.BaseModel] = field(
+        default=_no_body, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         with _REGISTRY_LOCK:
@@ -43,6 +57,8 @@ class Route:
                 raise RuntimeError("more than 65536 Route objects in one process")
             _REGISTRY.append(self)
         object.__setattr__(self, "_index", index)
+        if self.body is not None:
+            object.__setattr__(self, "validate", self.body.__pydantic_validator__.validate_python)
 
 
 def base_headers(route: Route, token: str | None, user_agent: str) -> dict[str, str]:

@@ -13,12 +13,13 @@ import ssl
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-import httpx
-
 from .errors import TransportFailure
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "HttpClientTransport",
@@ -126,6 +127,8 @@ class HttpxTransport:
     def send(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> Response:
+        import httpx  # already loaded: the caller built the client
+
         try:
             r = self._client.request(
                 method, self._base + path, content=body, headers=dict(headers), timeout=timeout

@@ -15,9 +15,8 @@ the event response body `{"status": "ok", "duplicate": bool}` and the 422 body s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
 from ingest_runtime import (
     Drop,
     IngestClient,
@@ -31,6 +30,9 @@ from ingest_runtime import (
 
 from . import models as _models
 
+if TYPE_CHECKING:
+    import httpx  # annotations only: httpx loads on the first blocking call
+
 _EVENTS_AGENT_CREATE = Route(
     key="events.agent.create",
     method="POST",
@@ -38,6 +40,7 @@ _EVENTS_AGENT_CREATE = Route(
     category="product",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.AgentCreated,
 )
 _EVENTS_AGENT_MESSAGE = Route(
     key="events.agent.message",
@@ -46,6 +49,7 @@ _EVENTS_AGENT_MESSAGE = Route(
     category="product",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.AgentMessageEvent,
 )
 _EVENTS_APP_LIFECYCLE_CLOSED = Route(
     key="events.app_lifecycle.closed",
@@ -54,6 +58,7 @@ _EVENTS_APP_LIFECYCLE_CLOSED = Route(
     category="product",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.IngestMeta,
 )
 _EVENTS_APP_LIFECYCLE_OPENED = Route(
     key="events.app_lifecycle.opened",
@@ -62,6 +67,7 @@ _EVENTS_APP_LIFECYCLE_OPENED = Route(
     category="product",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.AppOpened,
 )
 _EVENTS_DASHBOARD_EVENT = Route(
     key="events.dashboard.event",
@@ -70,6 +76,7 @@ _EVENTS_DASHBOARD_EVENT = Route(
     category="product",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.DashboardEvent,
 )
 _EVENTS_ONBOARDING_STEP = Route(
     key="events.onboarding.step",
@@ -78,6 +85,7 @@ _EVENTS_ONBOARDING_STEP = Route(
     category="product",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.OnboardingStep,
 )
 _REGISTER = Route(
     key="register",
@@ -94,6 +102,7 @@ _IDENTIFY_LINK_EMAIL = Route(
     category="identity",
     auth=True,
     idempotency_field=None,
+    body=_models.IdentifyRequest,
 )
 _LOGS_WRITE = Route(
     key="logs.write",
@@ -102,6 +111,7 @@ _LOGS_WRITE = Route(
     category="diagnostic",
     auth=True,
     idempotency_field="submission_id",
+    body=_models.LogWrite,
 )
 
 
@@ -137,15 +147,15 @@ class EventsAgentNamespace:
         client = self._client
         if _EVENTS_AGENT_CREATE.category in client._muted:
             return
-        client._enqueue(
+        client._submit(
             _EVENTS_AGENT_CREATE,
-            _models.AgentCreated(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-                agent_id=id,
-                name=name,
-                dashboard_id=dashboard_id,
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+                "agent_id": id,
+                "name": name,
+                "dashboard_id": dashboard_id,
+            },
         )
 
     def message(
@@ -163,15 +173,15 @@ class EventsAgentNamespace:
         client = self._client
         if _EVENTS_AGENT_MESSAGE.category in client._muted:
             return
-        client._enqueue(
+        client._submit(
             _EVENTS_AGENT_MESSAGE,
-            _models.AgentMessageEvent(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-                agent_id=agent_id,
-                seq=seq,
-                message=message,
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+                "agent_id": agent_id,
+                "seq": seq,
+                "message": message,
+            },
         )
 
 
@@ -186,12 +196,12 @@ class EventsAppLifecycleNamespace:
         client = self._client
         if _EVENTS_APP_LIFECYCLE_CLOSED.category in client._muted:
             return
-        client._enqueue(
+        client._submit(
             _EVENTS_APP_LIFECYCLE_CLOSED,
-            _models.IngestMeta(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+            },
         )
 
     def opened(
@@ -207,17 +217,17 @@ class EventsAppLifecycleNamespace:
         client = self._client
         if _EVENTS_APP_LIFECYCLE_OPENED.category in client._muted:
             return
-        client._enqueue(
+        client._submit(
             _EVENTS_APP_LIFECYCLE_OPENED,
-            _models.AppOpened(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-                os=os,
-                os_version=os_version,
-                timezone=timezone,
-                locale=locale,
-                app_version=app_version,
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+                "os": os,
+                "os_version": os_version,
+                "timezone": timezone,
+                "locale": locale,
+                "app_version": app_version,
+            },
         )
 
 
@@ -237,14 +247,14 @@ class EventsDashboardNamespace:
         client = self._client
         if _EVENTS_DASHBOARD_EVENT.category in client._muted:
             return
-        client._enqueue(
+        client._submit(
             _EVENTS_DASHBOARD_EVENT,
-            _models.DashboardEvent(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-                dashboard_id=dashboard_id,
-                action=action,
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+                "dashboard_id": dashboard_id,
+                "action": action,
+            },
         )
 
 
@@ -264,14 +274,14 @@ class EventsOnboardingNamespace:
         client = self._client
         if _EVENTS_ONBOARDING_STEP.category in client._muted:
             return
-        client._enqueue(
+        client._submit(
             _EVENTS_ONBOARDING_STEP,
-            _models.OnboardingStep(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-                step_id=step_id,
-                status=status,
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+                "step_id": step_id,
+                "status": status,
+            },
         )
 
 
@@ -288,11 +298,11 @@ class IdentifyNamespace:
     ) -> None:
         """Link an email address to this install."""
         client = self._client
-        client._enqueue(
+        client._submit(
             _IDENTIFY_LINK_EMAIL,
-            _models.IdentifyRequest(
-                email=email,
-            ),
+            {
+                "email": email,
+            },
         )
 
 
@@ -315,15 +325,15 @@ class LogsNamespace:
             data: Opaque JSON.
         """
         client = self._client
-        client._enqueue(
+        client._submit(
             _LOGS_WRITE,
-            _models.LogWrite(
-                ts=unix_seconds(),
-                submission_id=new_uuid4(),
-                tag=tag,
-                subtag=subtag,
-                data=data,
-            ),
+            {
+                "ts": unix_seconds(),
+                "submission_id": new_uuid4(),
+                "tag": tag,
+                "subtag": subtag,
+                "data": data,
+            },
         )
 
 
