@@ -14,10 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from codegen.testing import RefServer
 
-from codegen.testing import RefServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PY = sys.executable
 SWARM_SPEC = ROOT / "specs" / "swarm_analytics" / "v1.yaml"
