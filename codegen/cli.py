@@ -32,12 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--db", type=Path, default=None, help="SQLite file recording requests")
+    serve.add_argument("--secret", default=None, help="HMAC key to verify signed items with")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
         from codegen.server import serve as run_server
 
-        run_server(args.spec, args.host, args.port, args.db)
+        run_server(args.spec, args.host, args.port, args.db, args.secret)
         return 0
     return generate(args)
 

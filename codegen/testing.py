@@ -30,11 +30,18 @@ class RefServer:
     """`python -m codegen serve SPEC --port P --db FILE` as a child process, and its /_admin API."""
 
     def __init__(
-        self, spec: Path, db: Path, port: int | None = None, startup_timeout: float = 20.0
+        self,
+        spec: Path,
+        db: Path,
+        port: int | None = None,
+        startup_timeout: float = 20.0,
+        secret: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "codegen", "serve", str(spec), "--port", str(self.port)]
+        if secret is not None:
+            command += ["--secret", secret]
         self.proc = subprocess.Popen([*command, "--db", str(db)])
         self.pid = self.proc.pid
         deadline = time.monotonic() + startup_timeout
@@ -48,15 +55,23 @@ class RefServer:
                     raise RuntimeError(f"reference server for {spec} did not start") from None
                 time.sleep(0.05)
 
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """One request on a fresh connection: (status, parsed JSON body or None)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             payload = None if body is None else json.dumps(body)
-            conn.request(method, path, payload, {"Content-Type": "application/json"})
-            raw = conn.getresponse().read()
-            return json.loads(raw) if raw else None
+            sent = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, payload, sent)
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
         finally:
             conn.close()
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        return self.request(method, path, body)[1]
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
         """Every request the server recorded (method, path, headers, body, status...)."""

@@ -55,16 +55,16 @@ def build_app(
 ) -> FastAPI:
     """A FastAPI app serving every operation of `spec_path`, recording into `db_path`.
 
-    `secret` is reserved for HMAC request-signature verification; it is accepted and unused.
+    With `secret`, items whose schema declares `x-ingest: {sign: ...}` are verified with it:
+    a bad signature fails that item (207 with the error listed, or 401), as the real service does.
     """
-    del secret
     data = load_spec(Path(spec_path))
     operations = compile_operations(data)
     servers = data.get("servers") or [{}]
     server_url = str(servers[0].get("url", "")) if isinstance(servers[0], dict) else ""
     matcher = PathMatcher([(op.spec.method, op.spec.path, op) for op in operations], server_url)
     recorder = Recorder(Path(db_path) if db_path is not None else _temp_db())
-    state = ServerState(operations, matcher, recorder, FaultPlan(), TokenPolicy())
+    state = ServerState(operations, matcher, recorder, FaultPlan(), TokenPolicy(), secret)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +82,13 @@ def build_app(
     return app
 
 
-def serve(spec_path: Path, host: str, port: int, db_path: Path | None = None) -> None:
+def serve(
+    spec_path: Path,
+    host: str,
+    port: int,
+    db_path: Path | None = None,
+    secret: str | None = None,
+) -> None:
     """Run the reference server in the foreground until interrupted."""
-    app = build_app(Path(spec_path), db_path)
+    app = build_app(Path(spec_path), db_path, secret=secret)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

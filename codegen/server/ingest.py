@@ -16,6 +16,7 @@ from email.utils import formatdate
 from typing import Any
 
 from codegen.server.auth import AuthRule, TokenPolicy, scope_of
+from codegen.server.batches import process
 from codegen.server.faults import Fault, FaultPlan
 from codegen.server.matching import PathMatcher
 from codegen.server.recorder import Entry, Recorder
@@ -53,6 +54,7 @@ class ServerState:
     recorder: Recorder
     faults: FaultPlan
     tokens: TokenPolicy
+    secret: str | None = None  # HMAC key: items declaring a signature are verified with it
 
 
 class DroppedConnectionError(Exception):
@@ -172,6 +174,8 @@ class IngestMiddleware:
                 details = op.validator.errors(body)
                 if details:
                     return _error(422, details)
+        if spec.batch is not None and entry.json_ok:
+            return self._batch(spec, op, body, headers, entry)
         key: str | None = None
         if spec.idempotency_field and isinstance(body, dict) and spec.idempotency_field in body:
             key = str(body[spec.idempotency_field])
@@ -189,6 +193,29 @@ class IngestMiddleware:
         plan = op.response
         payload = plan.render(body, duplicate, self.state.tokens.mint)
         return Reply(plan.status, payload, [])
+
+    def _batch(
+        self, spec: OperationSpec, op: Operation, body: Any, headers: dict[str, str], entry: Entry
+    ) -> Reply:
+        """Store each item once; verify signatures when the server has a secret."""
+        assert spec.batch is not None
+        recorder = self.state.recorder
+        scope = scope_of(headers)
+
+        def store(key: str | None, text: str) -> bool:
+            return recorder.store_event(spec.operation_id, scope, key, text)
+
+        outcome = process(spec.batch, body, self.state.secret, store)
+        if outcome.rejected is not None:
+            entry.outcome = "rejected"
+            return _error(400, outcome.rejected)
+        entry.duplicate = outcome.created == 0 and outcome.skipped > 0
+        entry.outcome = "duplicates" if entry.duplicate else "accepted"
+        status = op.response.status
+        if outcome.failed:
+            entry.outcome = "rejected" if not (outcome.created or outcome.skipped) else "accepted"
+            status = 207 if "207" in spec.statuses else 401
+        return Reply(status, op.response.render_batch(outcome), [])
 
 
 def _fault_reply(fault: Fault) -> Reply:

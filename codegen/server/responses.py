@@ -13,6 +13,7 @@ from typing import Any
 
 from referencing import Registry
 
+from codegen.server.batches import BatchOutcome
 from codegen.server.spec import MISSING, OperationSpec, flatten
 from codegen.server.synth import Path, Synthesizer, is_token_name
 from codegen.server.validation import SchemaValidator
@@ -71,6 +72,25 @@ class ResponsePlan:
 
     def _encode(self, value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode() if self.has_body else b""
+
+    def render_batch(self, outcome: BatchOutcome) -> bytes:
+        """The response to a batch: outcome counts go into properties of the same name."""
+        value = copy.deepcopy(self.template)
+        if isinstance(value, dict):
+            fills: dict[str, Any] = {
+                "created": outcome.created,
+                "skipped": outcome.skipped,
+                "errors": outcome.errors or [],
+                "duplicate": outcome.created == 0 and outcome.skipped > 0,
+            }
+            for name, fill in fills.items():
+                if name in value and type(value[name]) is type(fill):
+                    value[name] = fill
+            if isinstance(value.get("accepted"), int) and not isinstance(value["accepted"], bool):
+                value["accepted"] = outcome.created + outcome.skipped
+        for path in self._token_paths:
+            _set(value, path, "tok_batch")
+        return self._encode(value)
 
     def render(self, body: Any, duplicate: bool, mint: Callable[[], str]) -> bytes:
         """The response body for an accepted (or duplicate) request carrying `body`."""

@@ -10,9 +10,12 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codegen.load import load_document, resolve_pointer
+
+if TYPE_CHECKING:
+    from codegen.server.batches import BatchSpec
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MISSING: Any = object()  # "no example given", distinct from an example of `null`
@@ -117,6 +120,8 @@ class OperationSpec:
     response_status: int
     response_pointer: str | None  # JSON schema of the 2xx response body, when it is JSON
     response_example: Any  # MISSING unless the media type gives one
+    batch: BatchSpec | None = None  # per-item dedupe and signatures (see batches.py)
+    statuses: frozenset[str] = frozenset()  # every response status the operation declares
 
 
 def _json_media(content: Any) -> str | None:
@@ -214,6 +219,8 @@ def _operation(
                 response_pointer = f"{resp_ptr}/content/{escape(media)}/schema"
             example = _media_example(data, media_obj)
     security = op.get("security", doc_security)
+    from codegen.server.batches import batch_spec
+
     return OperationSpec(
         method=method.upper(),
         path=path,
@@ -225,4 +232,6 @@ def _operation(
         response_status=status,
         response_pointer=response_pointer,
         response_example=example,
+        batch=batch_spec(data, op, body_pointer),
+        statuses=frozenset(str(k) for k in responses),
     )
