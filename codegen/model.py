@@ -60,6 +60,22 @@ class Operation:
     return_annotation: str
     example_call: str  # one line of Python for the README
 
+    @property
+    def path_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.location == "path")
+
+    @property
+    def query_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.location == "query")
+
+    @property
+    def body_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.location == "body")
+
+    @property
+    def documented_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.doc)
+
 
 @dataclass
 class Namespace:
