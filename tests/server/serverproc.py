@@ -2,55 +2,35 @@
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
-import socket
-import subprocess
-import sys
-import time
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from codegen.testing import RefServer, free_port
+
+__all__ = ["SWARM_SPEC", "THINGS_SPEC", "ServerProcess", "free_port"]
 
 REPO = Path(__file__).resolve().parents[2]
 SWARM_SPEC = REPO / "specs" / "swarm_analytics" / "v1.yaml"
 THINGS_SPEC = Path(__file__).resolve().parent / "specs" / "things_v30.yaml"
 
-_LAUNCH = (
-    "import sys; from pathlib import Path; from codegen.server import serve; "
-    "serve(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]), "
-    "Path(sys.argv[3]) if len(sys.argv) > 3 else None)"
-)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerProcess:
-    """`with ServerProcess(spec) as server:` -> server.port, server.url, server.get()/post()."""
+class ServerProcess(RefServer):
+    """`with ServerProcess(spec) as server:` -> server.port, server.url, server.get()/post(),
+    and `exchange()` for a request whose response headers matter too."""
 
     def __init__(self, spec: Path, db: Path | None = None, timeout: float = 15.0) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-c", _LAUNCH, str(spec), str(self.port)]
-        if db is not None:
-            args.append(str(db))
-        self.proc = subprocess.Popen(args, cwd=REPO)
-        self.pid = self.proc.pid
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.get("/_admin/stats")
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("reference server did not start") from None
-                time.sleep(0.05)
+        if db is None:
+            folder = Path(tempfile.mkdtemp(prefix="server-test-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            db = folder / "server.db"
+        super().__init__(spec, db, startup_timeout=timeout)
 
-    def request(
+    def exchange(
         self,
         method: str,
         path: str,
@@ -73,22 +53,7 @@ class ServerProcess:
             conn.close()
 
     def get(self, path: str) -> Any:
-        return self.request("GET", path)[1]
+        return self.exchange("GET", path)[1]
 
     def post(self, path: str, body: Any) -> Any:
-        return self.request("POST", path, body)[1]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.exchange("POST", path, body)[1]

@@ -64,30 +64,30 @@ def test_reset_is_a_transport_error_for_httpx(swarm: ServerProcess) -> None:
 
 def test_retry_after_as_http_date_and_clear(swarm: ServerProcess) -> None:
     swarm.post("/_admin/faults", [{"status": 429, "retry_after": 5, "retry_after_date": True}, 400])
-    status, reply, headers = swarm.request("POST", STEP, body(), HEADERS)
+    status, reply, headers = swarm.exchange("POST", STEP, body(), HEADERS)
     assert status == 429 and "injected" in reply["detail"]
     delay = parsedate_to_datetime(headers["retry-after"]).timestamp() - time.time()
     assert 3 < delay <= 6
-    swarm.request("DELETE", "/_admin/faults")
-    assert swarm.request("POST", STEP, body(), HEADERS)[0] == 200
+    swarm.exchange("DELETE", "/_admin/faults")
+    assert swarm.exchange("POST", STEP, body(), HEADERS)[0] == 200
     assert swarm.get("/_admin/stats")["stored"] == 1  # scripted statuses never store
 
 
 def test_random_rates_are_seeded(swarm: ServerProcess) -> None:
     def run() -> list[int]:
         swarm.post("/_admin/faults", {"rates": {"503": 0.5}, "seed": 7})
-        return [swarm.request("POST", STEP, body(), HEADERS)[0] for _ in range(20)]
+        return [swarm.exchange("POST", STEP, body(), HEADERS)[0] for _ in range(20)]
 
     first = run()
     assert set(first) == {200, 503}
     assert run() == first
     swarm.post("/_admin/faults", {"rates": {"503": 1.0}})
-    assert swarm.request("POST", STEP, body(), HEADERS)[0] == 503
-    status, _, _ = swarm.request("POST", "/_admin/faults", {"rates": {"503": 0.9, "500": 0.9}})
+    assert swarm.exchange("POST", STEP, body(), HEADERS)[0] == 503
+    status, _, _ = swarm.exchange("POST", "/_admin/faults", {"rates": {"503": 0.9, "500": 0.9}})
     assert status == 422
 
 
 def test_admin_routes_are_never_faulted(swarm: ServerProcess) -> None:
     swarm.post("/_admin/faults", [503])
-    assert swarm.request("GET", "/_admin/stats")[0] == 200
+    assert swarm.exchange("GET", "/_admin/stats")[0] == 200
     assert swarm.get("/_admin/faults")["pending"] == [503]

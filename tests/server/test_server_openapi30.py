@@ -18,32 +18,32 @@ def thing(**extra: Any) -> dict[str, Any]:
 
 
 def test_nullable_is_a_type_union(things: ServerProcess) -> None:
-    assert things.request("PUT", "/things/1", thing(kind=None), KEY)[0] == 200
-    assert things.request("PUT", "/things/1", thing(kind="a", note="n"), KEY)[0] == 200
-    status, body, _ = things.request("PUT", "/things/1", {"name": None, "note": None}, KEY)
+    assert things.exchange("PUT", "/things/1", thing(kind=None), KEY)[0] == 200
+    assert things.exchange("PUT", "/things/1", thing(kind="a", note="n"), KEY)[0] == 200
+    status, body, _ = things.exchange("PUT", "/things/1", {"name": None, "note": None}, KEY)
     assert status == 422 and body["detail"][0]["loc"] == ["body", "name"]
-    status, body, _ = things.request("PUT", "/things/1", thing(size=10), KEY)
+    status, body, _ = things.exchange("PUT", "/things/1", thing(size=10), KEY)
     assert status == 422 and body["detail"][0]["type"] == "less_than"
 
 
 def test_path_templates_and_specificity(things: ServerProcess) -> None:
-    status, body, _ = things.request("GET", "/things/abc")
+    status, body, _ = things.exchange("GET", "/things/abc")
     assert (status, body) == (200, {"email": "owner@example.org"})  # the media-type example
-    status, body, _ = things.request("GET", "/things/special")
+    status, body, _ = things.exchange("GET", "/things/special")
     assert (status, body) == (204, None)
-    assert things.request("GET", "/things/a/b")[0] == 404
-    assert things.request("DELETE", "/things/abc")[0] == 405
+    assert things.exchange("GET", "/things/a/b")[0] == 404
+    assert things.exchange("DELETE", "/things/abc")[0] == 405
     recorded = things.get("/_admin/requests")["requests"]
     assert [r["operation"] for r in recorded[:2]] == ["getThing", "getSpecialThing"]
 
 
 def test_server_url_base_path_is_accepted(things: ServerProcess) -> None:
-    assert things.request("GET", "/api/v2/things/abc")[0] == 200
+    assert things.exchange("GET", "/api/v2/things/abc")[0] == 200
 
 
 def test_api_key_header_and_synthesized_response(things: ServerProcess) -> None:
-    assert things.request("PUT", "/things/1", thing())[0] == 401
-    status, body, _ = things.request("PUT", "/things/1", thing(name="crate"), KEY)
+    assert things.exchange("PUT", "/things/1", thing())[0] == 401
+    status, body, _ = things.exchange("PUT", "/things/1", thing(name="crate"), KEY)
     assert status == 200  # lowest 2xx of {200, 201}
     assert body["name"] == "crate"  # echoed from the request
     assert body["session_token"].startswith("tok_")
@@ -52,9 +52,9 @@ def test_api_key_header_and_synthesized_response(things: ServerProcess) -> None:
     assert body["count"] == 3 and body["ratio"] > 0
     # The minted token is accepted even when tokens are restricted.
     things.post("/_admin/config", {"accepted_tokens": ["only"]})
-    assert things.request("PUT", "/things/1", thing(), {"X-API-Key": "k"})[0] == 401
+    assert things.exchange("PUT", "/things/1", thing(), {"X-API-Key": "k"})[0] == 401
     minted = {"X-API-Key": body["session_token"]}
-    assert things.request("PUT", "/things/1", thing(), minted)[0] == 200
+    assert things.exchange("PUT", "/things/1", thing(), minted)[0] == 200
     assert load_document(THINGS_SPEC).data["openapi"] == "3.0.3"
 
 

@@ -25,7 +25,7 @@ def step(status: str = "completed", submission_id: str | None = None) -> dict[st
 
 
 def test_bad_enum_value_gets_fastapi_style_422(swarm: ServerProcess) -> None:
-    status, body, _ = swarm.request("POST", STEP, step(status="finished"), AUTH)
+    status, body, _ = swarm.exchange("POST", STEP, step(status="finished"), AUTH)
     assert status == 422
     assert body["detail"] == [
         {
@@ -38,7 +38,7 @@ def test_bad_enum_value_gets_fastapi_style_422(swarm: ServerProcess) -> None:
 
 
 def test_422_lists_every_error(swarm: ServerProcess) -> None:
-    status, body, _ = swarm.request("POST", STEP, {"ts": "soon", "step_id": 3}, AUTH)
+    status, body, _ = swarm.exchange("POST", STEP, {"ts": "soon", "step_id": 3}, AUTH)
     assert status == 422
     got = {(tuple(d["loc"]), d["type"]) for d in body["detail"]}
     assert got == {
@@ -50,9 +50,9 @@ def test_422_lists_every_error(swarm: ServerProcess) -> None:
 
 
 def test_invalid_json_and_missing_body_are_422(swarm: ServerProcess) -> None:
-    status, body, _ = swarm.request("POST", STEP, raw=b'{"ts": 1,', headers=AUTH)
+    status, body, _ = swarm.exchange("POST", STEP, raw=b'{"ts": 1,', headers=AUTH)
     assert (status, body["detail"][0]["type"]) == (422, "json_invalid")
-    status, body, _ = swarm.request("POST", STEP, headers=AUTH)
+    status, body, _ = swarm.exchange("POST", STEP, headers=AUTH)
     assert status == 422
     assert body["detail"] == [
         {"loc": ["body"], "msg": "Field required", "type": "missing", "input": None}
@@ -60,45 +60,45 @@ def test_invalid_json_and_missing_body_are_422(swarm: ServerProcess) -> None:
 
 
 def test_auth_required_except_on_security_empty_route(swarm: ServerProcess) -> None:
-    status, body, headers = swarm.request("POST", STEP, step())
+    status, body, headers = swarm.exchange("POST", STEP, step())
     assert status == 401
     assert isinstance(body["detail"], str)
     assert headers["www-authenticate"] == "Bearer"
-    status, _, _ = swarm.request("POST", REGISTER, {"install_id": "inst-1"})
+    status, _, _ = swarm.exchange("POST", REGISTER, {"install_id": "inst-1"})
     assert status == 200
 
 
 def test_register_mints_a_conforming_token_and_echoes_install_id(swarm: ServerProcess) -> None:
-    status, body, _ = swarm.request("POST", REGISTER, {"install_id": "inst-42"})
+    status, body, _ = swarm.exchange("POST", REGISTER, {"install_id": "inst-42"})
     assert status == 200
     assert set(body) == {"token", "install_id"}
     assert body["install_id"] == "inst-42"
     assert body["token"].startswith("tok_") and len(body["token"]) == 36
-    _, again, _ = swarm.request("POST", REGISTER, {"install_id": "inst-42"})
+    _, again, _ = swarm.exchange("POST", REGISTER, {"install_id": "inst-42"})
     assert again["token"] != body["token"]
 
 
 def test_token_restriction_keeps_minted_tokens(swarm: ServerProcess) -> None:
-    _, minted, _ = swarm.request("POST", REGISTER, {"install_id": "inst-7"})
+    _, minted, _ = swarm.exchange("POST", REGISTER, {"install_id": "inst-7"})
     assert swarm.post("/_admin/config", {"accepted_tokens": ["t1"]}) == {"accepted_tokens": ["t1"]}
-    assert swarm.request("POST", STEP, step(), {"Authorization": "Bearer t2"})[0] == 401
-    assert swarm.request("POST", STEP, step(), {"Authorization": "Bearer t1"})[0] == 200
+    assert swarm.exchange("POST", STEP, step(), {"Authorization": "Bearer t2"})[0] == 401
+    assert swarm.exchange("POST", STEP, step(), {"Authorization": "Bearer t1"})[0] == 200
     bearer = {"Authorization": f"Bearer {minted['token']}"}
-    assert swarm.request("POST", STEP, step(), bearer)[0] == 200
+    assert swarm.exchange("POST", STEP, step(), bearer)[0] == 200
     swarm.post("/_admin/config", {"accepted_tokens": None})
-    assert swarm.request("POST", STEP, step(), {"Authorization": "Bearer t2"})[0] == 200
+    assert swarm.exchange("POST", STEP, step(), {"Authorization": "Bearer t2"})[0] == 200
 
 
 def test_dedupe_by_submission_id(swarm: ServerProcess) -> None:
     event = step()
-    first = swarm.request("POST", STEP, event, AUTH)
-    second = swarm.request("POST", STEP, event, AUTH)
+    first = swarm.exchange("POST", STEP, event, AUTH)
+    second = swarm.exchange("POST", STEP, event, AUTH)
     assert first[:2] == (200, {"status": "ok", "duplicate": False})
     assert second[:2] == (200, {"status": "ok", "duplicate": True})
     events = swarm.get("/_admin/events?operation=onboardingStep")["events"]
     assert [e["body"]["submission_id"] for e in events] == [event["submission_id"]]
     # Dedupe is scoped by credential: another install may reuse the id.
-    other = swarm.request("POST", STEP, event, {"Authorization": "Bearer other"})
+    other = swarm.exchange("POST", STEP, event, {"Authorization": "Bearer other"})
     assert other[1]["duplicate"] is False
     recorded = swarm.get("/_admin/requests?operation=onboardingStep")["requests"]
     assert [r["duplicate"] for r in recorded] == [False, True, False]
@@ -106,14 +106,14 @@ def test_dedupe_by_submission_id(swarm: ServerProcess) -> None:
 
 
 def test_requests_stats_filters_and_reset(swarm: ServerProcess) -> None:
-    swarm.request("POST", REGISTER, {"install_id": "i"})
+    swarm.exchange("POST", REGISTER, {"install_id": "i"})
     event = step()
-    swarm.request("POST", STEP, event, AUTH)
-    swarm.request("POST", STEP, event, AUTH)
-    swarm.request("POST", STEP, step("bogus"), AUTH)
-    swarm.request("POST", STEP, step())
-    swarm.request("GET", "/nowhere")
-    assert swarm.request("GET", STEP)[0] == 405
+    swarm.exchange("POST", STEP, event, AUTH)
+    swarm.exchange("POST", STEP, event, AUTH)
+    swarm.exchange("POST", STEP, step("bogus"), AUTH)
+    swarm.exchange("POST", STEP, step())
+    swarm.exchange("GET", "/nowhere")
+    assert swarm.exchange("GET", STEP)[0] == 405
     stats = swarm.get("/_admin/stats")
     assert {k: stats[k] for k in ("received", "accepted", "duplicates", "rejected", "faulted")} == {
         "received": 7,
@@ -146,7 +146,7 @@ def test_requests_stats_filters_and_reset(swarm: ServerProcess) -> None:
     assert swarm.get("/_admin/events") == {"events": []}
     assert swarm.get("/_admin/stats")["received"] == 0
     assert swarm.get("/_admin/faults")["pending"] == []
-    assert swarm.request("POST", STEP, step(), AUTH)[0] == 200
+    assert swarm.exchange("POST", STEP, step(), AUTH)[0] == 200
 
 
 def test_every_route_accepts_a_valid_body(swarm: ServerProcess) -> None:
@@ -171,9 +171,9 @@ def test_every_route_accepts_a_valid_body(swarm: ServerProcess) -> None:
         "/public/logs": {**step(), "tag": "t", "data": [1, 2]},
     }
     for path, body in bodies.items():
-        status, reply, _ = swarm.request("POST", path, body, AUTH)
+        status, reply, _ = swarm.exchange("POST", path, body, AUTH)
         assert status == 200, (path, reply)
-    status, reply, _ = swarm.request(
+    status, reply, _ = swarm.exchange(
         "POST",
         "/public/events/agent/message",
         {**bodies["/public/events/agent/message"], "seq": "1"},
@@ -185,8 +185,8 @@ def test_every_route_accepts_a_valid_body(swarm: ServerProcess) -> None:
 def test_db_file_persists_requests_and_counters(tmp_path: Path) -> None:
     db = tmp_path / "server.db"
     with ServerProcess(SWARM_SPEC, db) as server:
-        server.request("POST", STEP, step(), AUTH)
-        server.request("POST", STEP, step("nope"), AUTH)
+        server.exchange("POST", STEP, step(), AUTH)
+        server.exchange("POST", STEP, step("nope"), AUTH)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 2
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
