@@ -31,6 +31,10 @@ check: $(STAMP)
 	$(BIN)/ruff format --check --isolated --line-length 100 generated
 	$(BIN)/mypy --strict codegen runtime/ingest_runtime $(foreach g,$(GENERATED),$(g)$(notdir $(g:/=)))
 
+# Every spec of the real-world corpus: generate, import, ruff, mypy --strict; prints a table.
+corpus: $(STAMP)
+	$(PYTHON) -m tests.corpus.harness
+
 bench: $(STAMP)
 	$(PYTHON) bench/run.py
 

@@ -143,6 +143,7 @@ class _Builder:
             has_queued=any(o.delivery == "queued" for o in operations),
             has_blocking=any(o.delivery == "blocking" for o in operations),
             has_instance_methods=any(not o.static for o in operations),
+            has_raw=any(o.raw for o in operations),
             namespace_list=namespace_list,
             runtime_imports=sorted(runtime_imports),
             runtime_exports=runtime_exports,
@@ -169,29 +170,33 @@ class _Builder:
         http_key = f"{method.upper()} {path}"
 
         params: list[Param] = []
-        taken: set[str] = {"self", "cls"}
+        taken: set[str] = {"self", "cls", "client", "body"}
         path_names: dict[str, str] = {}
-        for param in op.get("parameters") or []:
-            param = deref(self.data, param)
-            if not isinstance(param, dict):
-                continue
+        seen_params: set[tuple[str, str]] = set()
+        # Operation-level parameters override path-level ones with the same name and location.
+        raw_params = [deref(self.data, p) for p in op.get("parameters") or []]
+        raw_params = [p for p in raw_params if isinstance(p, dict)]
+        for index, param in reversed(list(enumerate(raw_params))):
+            ident = (str(param.get("name", "")), str(param.get("in")))
+            if ident in seen_params:
+                raw_params.pop(index)
+            seen_params.add(ident)
+        for param in raw_params:
             location = param.get("in")
             wire = str(param.get("name", ""))
-            if location not in ("path", "query"):
-                self.problem(where, f"{location} parameter {wire!r} is not supported yet")
+            if location not in ("path", "query", "header", "cookie"):
+                self.problem(where, f"{location} parameter {wire!r} is not a known location")
                 continue
-            if location == "query" and delivery == "queued":
+            if location != "path" and delivery == "queued":
                 self.problem(
-                    where, f"query parameter {wire!r} on a queued operation is not supported"
+                    where, f"{location} parameter {wire!r} on a queued operation is not supported"
                 )
                 continue
             py = names.unique(names.snake(wire), taken)
             if location == "path":
                 path_names[wire] = py
             required = bool(param.get("required")) or location == "path"
-            schema = deref(self.data, param.get("schema") or {})
-            kind = schema.get("type") if isinstance(schema, dict) else None
-            ann = _SCALARS.get(kind, "str") if isinstance(kind, str) else "str"
+            ann = self.param_annotation(param)
             params.append(
                 Param(
                     name=py,
@@ -205,10 +210,33 @@ class _Builder:
             )
 
         body_model = self.prepared.request_class.get(http_key)
+        body_kind, content_type = self.prepared.request_media.get(
+            http_key, ("json", "application/json")
+        )
         body_flattened = False
         autofills: list[Autofill] = []
         idempotency_field: str | None = None
-        if body_model is not None:
+        if body_kind != "json" and delivery == "queued":
+            self.problem(
+                where, f"a {content_type} request body on a queued operation is not supported"
+            )
+        if http_key in self.prepared.request_media and body_model is None:
+            # text, bytes, or a form/JSON media type without a schema: the caller passes the body.
+            body_annotation = {"text": "str", "json": "object"}.get(body_kind, "bytes")
+            if body_kind in ("form", "multipart"):
+                body_annotation = "Mapping[str, object]"
+            required = bool((deref(self.data, op.get("requestBody")) or {}).get("required"))
+            params.append(
+                Param(
+                    name="body",
+                    target="",
+                    annotation=body_annotation if required else f"{body_annotation} | None",
+                    required=required,
+                    default="" if required else "None",
+                    location="body",
+                )
+            )
+        elif body_model is not None:
             if body_model not in self.models.classes:
                 self.problem(where, f"request body model {body_model!r} was not generated")
             else:
@@ -217,7 +245,7 @@ class _Builder:
                 fields = self.models.fields(body_model)
                 field_params = []
                 flatten = not cls.is_root
-                body_taken = set(taken)
+                body_taken = taken - {"body"}
                 for f in fields:
                     if f.wire in fills:
                         kind, is_key = fills[f.wire]
@@ -228,7 +256,7 @@ class _Builder:
                         if kind:
                             continue
                     pname = f.wire if names.is_identifier(f.wire) else f.name
-                    if pname in body_taken:
+                    if pname in body_taken or not names.is_identifier(pname):
                         flatten = False
                         break
                     body_taken.add(pname)
@@ -241,6 +269,9 @@ class _Builder:
                         Param("body", "", self.qualify_name(body_model), True, "", "body")
                     )
                     autofills = []
+        raw = body_kind != "json" or any(p.location in ("header", "cookie") for p in params)
+        if raw and static:
+            self.problem(where, "a static method cannot send headers, cookies or non-JSON bodies")
 
         response_model = self.prepared.response_class.get(http_key)
         returns_field = ext.get("returns")
@@ -291,6 +322,9 @@ class _Builder:
             returns_field=returns_field,
             return_annotation=return_annotation,
             example_call=self.example(key, static, params),
+            body_kind=body_kind,
+            content_type=content_type,
+            raw=raw,
         )
 
     def default_key(self, method: str, path: str, op: dict[str, Any]) -> str:
@@ -320,13 +354,36 @@ class _Builder:
         visit(schemas.get(class_name), 0)
         return found
 
+    def param_annotation(self, param: dict[str, Any]) -> str:
+        """A parameter's type: its scalar type, or a list of scalars; anything else as str."""
+        schema = deref(self.data, param.get("schema") or {})
+        if not isinstance(schema, dict):
+            return "str"
+        kind = schema.get("type")
+        if isinstance(kind, list):  # 3.1: ["string", "null"]
+            kinds = [k for k in kind if k != "null"]
+            kind = kinds[0] if len(kinds) == 1 else None
+        if kind == "array":
+            items = deref(self.data, schema.get("items") or {})
+            item_kind = items.get("type") if isinstance(items, dict) else None
+            item = _SCALARS.get(item_kind, "str") if isinstance(item_kind, str) else "str"
+            return f"list[{item}]"
+        return _SCALARS.get(kind, "str") if isinstance(kind, str) else "str"
+
     def field_param(self, pname: str, f: ModelField) -> Param:
+        annotation = self.annotation(f.annotation)
+        default = f.default
+        if default[:1] in ("[", "{") or default.endswith(")"):
+            # A mutable default would be shared between calls: the model fills it instead.
+            default = "None"
+            if not re.search(r"(^|\| )None($| \|)", annotation):
+                annotation += " | None"
         return Param(
             name=pname,
             target=f.name,
-            annotation=self.annotation(f.annotation),
+            annotation=annotation,
             required=not f.default,
-            default=f.default,
+            default=default,
             location="body",
             doc=names.docstring(f.doc),
         )

@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--specs", type=Path, default=Path("specs"), help="specs root")
     gen.add_argument("--out", type=Path, default=Path("generated"), help="output root")
     gen.add_argument("--no-cache", action="store_true", help="ignore the generation cache")
+    gen.add_argument(
+        "--lenient",
+        action="store_true",
+        help="generate despite OpenAPI violations, printing each as a warning (docs/corpus.md)",
+    )
     gen.add_argument("--cache-dir", type=Path, default=Path(".cache/codegen"))
 
     serve = sub.add_parser("serve", help="run the reference server for a spec")
@@ -62,7 +67,9 @@ def generate(args: argparse.Namespace) -> int:
     failed = 0
     for folder in folders:
         started = time.perf_counter()
-        files, cached = _generate_one(folder, cache, use_cache=not args.no_cache)
+        files, cached = _generate_one(
+            folder, cache, use_cache=not args.no_cache and not args.lenient, lenient=args.lenient
+        )
         elapsed = time.perf_counter() - started
         if files is None:
             failed += 1
@@ -99,14 +106,14 @@ def files_root(files: dict[str, str]) -> str:
 
 
 def _generate_one(
-    folder: ServiceFolder, cache: Cache, *, use_cache: bool
+    folder: ServiceFolder, cache: Cache, *, use_cache: bool, lenient: bool = False
 ) -> tuple[dict[str, str] | None, bool]:
     if use_cache:
         hit = cache.get(folder)
         if hit is not None:
             return hit, True
     try:
-        files = generate_folder(folder)
+        files = generate_folder(folder, lenient=lenient)
     except SpecError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -121,5 +128,6 @@ def _generate_one(
             file=sys.stderr,
         )
         return None, False
-    cache.put(folder, files)
+    if not lenient:  # a lenient run's output is never served to a strict one
+        cache.put(folder, files)
     return files, False

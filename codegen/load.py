@@ -9,6 +9,7 @@ generation cache and the do-not-edit header.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -83,7 +84,8 @@ def load_document(path: Path) -> Document:
     files = {shown: hashlib.sha256(raw).hexdigest()}
     inliner = _ExternalInliner(path.resolve(), data, files)
     data = inliner.inline(data, path.resolve(), data, ())
-    _normalise_keys(data)
+    if path.suffix.lower() != ".json" or len(files) > 1:  # JSON has only string keys, no dates
+        _normalise_keys(data)
     check_local_refs(data, shown)
     digest = hashlib.sha256()
     for name in sorted(files):
@@ -94,15 +96,30 @@ def load_document(path: Path) -> Document:
 
 
 def _normalise_keys(node: Any) -> None:
-    """YAML turns `200:` into an int key; OpenAPI keys are always strings."""
+    """Make the document JSON data, as OpenAPI is: YAML turns `200:` into an int key and an
+    unquoted `2024-01-01` (in an example or a default) into a date."""
     if isinstance(node, dict):
         for key in [k for k in node if not isinstance(k, str)]:
-            node[str(key)] = node.pop(key)
-        for value in node.values():
-            _normalise_keys(value)
+            node[_scalar_text(key)] = node.pop(key)
+        for key, value in node.items():
+            if isinstance(value, (datetime.date, datetime.datetime)):
+                node[key] = value.isoformat()
+            else:
+                _normalise_keys(value)
     elif isinstance(node, list):
-        for item in node:
-            _normalise_keys(item)
+        for i, item in enumerate(node):
+            if isinstance(item, (datetime.date, datetime.datetime)):
+                node[i] = item.isoformat()
+            else:
+                _normalise_keys(item)
+
+
+def _scalar_text(key: Any) -> str:
+    if isinstance(key, (datetime.date, datetime.datetime)):
+        return key.isoformat()
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return "null" if key is None else str(key)
 
 
 def resolve_pointer(data: Any, ref: str) -> Any:

@@ -22,7 +22,7 @@ class Param:
     annotation: str  # Python type expression, valid in client.py
     required: bool
     default: str  # Python source of the default; "" when required
-    location: Literal["body", "path", "query", "header"]
+    location: Literal["body", "path", "query", "header", "cookie"]
     doc: str = ""
 
 
@@ -59,6 +59,12 @@ class Operation:
     returns_field: str | None  # return this attribute of the response instead
     return_annotation: str
     example_call: str  # one line of Python for the README
+    # How the request body travels (codegen/schemas.py media_kind): "json", "form",
+    # "multipart", "text", "bytes"; `raw` calls go through the generated `_http` module
+    # because they need headers, cookies or a non-JSON body the runtime cannot send yet.
+    body_kind: str = "json"
+    content_type: str = "application/json"
+    raw: bool = False
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -122,6 +128,7 @@ class ServiceVersion:
     runtime_imports: list[str]  # names client.py imports from ingest_runtime
     runtime_exports: list[str]  # runtime names the version package re-exports
     export_names: list[str]  # the version package's __all__
+    has_raw: bool = False  # some operation needs the generated `_http` module
 
 
 @dataclass

@@ -54,11 +54,11 @@ def shadows_builtin(text: str) -> bool:
     return text in _BUILTINS
 
 
-def unique(name: str, taken: set[str]) -> str:
+def unique(name: str, taken: set[str], sep: str = "_") -> str:
     """Return `name`, or `name_2`, `name_3`... whichever is free, and mark it taken."""
     candidate, n = name, 2
     while candidate in taken:
-        candidate = f"{name}_{n}"
+        candidate = f"{name}{sep}{n}"
         n += 1
     taken.add(candidate)
     return candidate

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -64,17 +65,18 @@ def generator_fingerprint() -> str:
 # the common case for `make generate` and `make check`, never pays for them.
 
 
-def _spec_version(path: Path, folder: str) -> ServiceVersion:
-    from codegen.build import build_version, operations_of
+def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVersion:
+    from codegen.build import build_version
     from codegen.load import load_document
     from codegen.pymodels import generate_models
     from codegen.schemas import prepare
     from codegen.validate import validate
 
     doc = load_document(path)
-    validate(doc)
+    for warning in validate(doc, lenient=lenient):
+        print(f"warning: {warning} (--lenient: generating anyway)", file=sys.stderr)
     file = doc.display_path
-    prepared = prepare(doc.data, file, operations_of(doc.data))
+    prepared = prepare(doc.data, file)
     models = generate_models(prepared.document, file, prepared.aliases)
     version = build_version(doc.data, file, doc.sha256, folder, prepared, models)
     expected = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
@@ -87,13 +89,13 @@ def _spec_version(path: Path, folder: str) -> ServiceVersion:
     return version
 
 
-def generate_folder(folder: ServiceFolder) -> dict[str, str]:
+def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str, str]:
     """Every file of one service's package, formatted."""
     from codegen.fmt import format_python
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
 
-    versions = [_spec_version(p, folder.name) for p in folder.specs]
+    versions = [_spec_version(p, folder.name, lenient) for p in folder.specs]
     package = versions[-1].package
     for v in versions:
         if v.package != package:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,7 @@ def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]
                 use_field_description=True,
                 use_double_quotes=True,
                 allow_population_by_field_name=True,
-                collapse_root_models=True,
+                collapse_root_models=False,
                 disable_timestamp=True,
                 aliases=aliases or None,
                 formatters=[],
@@ -89,8 +90,126 @@ def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]
         ) from None
     if not isinstance(source, str):  # pragma: no cover - only when given an output path
         raise SpecError.single(file, "/components/schemas", "models generator wrote no module")
-    source = _strip_banner(source)
+    source = _constrained_types(_plain_emails(_strip_banner(source)))
+    source = _ignore_literal_overrides(_cast_model_defaults(source))
     return index(source)
+
+
+_CON = {"constr": "str", "conint": "int", "confloat": "float", "conbytes": "bytes"}
+
+
+def _constrained_types(source: str) -> str:
+    """`constr(max_length=2)` inside a type (the models generator writes it in dict values of
+    root models) is a call mypy rejects: spell it `Annotated[str, Field(max_length=2)]`."""
+    if not re.search(r"\bcon(str|int|float|bytes)\(", source):
+        return source
+    source = re.sub(
+        r"\b(constr|conint|confloat|conbytes)\(([^()]*)\)",
+        lambda m: f"Annotated[{_CON[m.group(1)]}, Field({m.group(2)})]",
+        source,
+    )
+    source = re.sub(r"^from pydantic import (.*)$", _add_field_import, source, count=1, flags=re.M)
+    head, sep, rest = source.partition("from __future__ import annotations\n")
+    extra = "\nfrom typing import Annotated\n"
+    return head + sep + extra + rest if sep else extra + source
+
+
+def _add_field_import(match: re.Match[str]) -> str:
+    names_ = [n.strip() for n in match.group(1).split(",") if n.strip()]
+    kept = [n for n in names_ if n not in _CON]
+    return f"from pydantic import {', '.join(sorted({*kept, 'Field'}))}"
+
+
+def _ignore_literal_overrides(source: str) -> str:
+    """A variant narrowing its discriminator to a Literal overrides a base field typed with a
+    root-model enum: fine for pydantic, an incompatible override for mypy, so say so."""
+    tree = ast.parse(source)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    def base_field(cls: ast.ClassDef, name: str, depth: int = 0) -> ast.expr | None:
+        for base in cls.bases:
+            parent = classes.get(ast.unparse(base))
+            if parent is None or depth > 32:
+                continue
+            for stmt in parent.body:
+                if isinstance(stmt, ast.AnnAssign) and getattr(stmt.target, "id", "") == name:
+                    return stmt.annotation
+            found = base_field(parent, name, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    lines: set[int] = set()
+    for cls in classes.values():
+        for stmt in cls.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            if "Literal[" not in ast.unparse(stmt.annotation):
+                continue
+            inherited = base_field(cls, stmt.target.id)
+            if inherited is None:
+                continue
+            used = {n.id for n in ast.walk(inherited) if isinstance(n, ast.Name)}
+            if used & set(classes):
+                lines.add(stmt.lineno)
+    if not lines:
+        return source
+    out = source.splitlines()
+    for line in lines:
+        out[line - 1] += "  # type: ignore[assignment]"
+    return "\n".join(out) + "\n"
+
+
+def _plain_emails(source: str) -> str:
+    """`format: email` as plain `str`: pydantic's EmailStr needs the optional email-validator
+    package, which generated clients do not depend on."""
+    if "EmailStr" not in source:
+        return source
+    source = re.sub(r"^from pydantic import (.*)$", _drop_email_import, source, flags=re.M)
+    return re.sub(r"\bEmailStr\b", "str", source)
+
+
+def _drop_email_import(match: re.Match[str]) -> str:
+    kept = [n.strip() for n in match.group(1).split(",") if n.strip() != "EmailStr"]
+    return f"from pydantic import {', '.join(kept)}" if kept else ""
+
+
+def _cast_model_defaults(source: str) -> str:
+    """`filters: Filters | None = {"a": []}` is what the models generator writes for an object
+    default (pydantic validates it, `validate_default=True`); mypy rejects a dict there, so the
+    literal is wrapped in `cast(Any, ...)`, which changes nothing at run time."""
+    tree = ast.parse(source)
+    classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    edits: list[tuple[int, int, int, int]] = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            if not (
+                isinstance(stmt, ast.AnnAssign)
+                and (
+                    isinstance(stmt.value, (ast.Dict, ast.List))
+                    or (isinstance(stmt.value, ast.Constant) and stmt.value.value is not None)
+                )
+            ):
+                continue
+            used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
+            if used & classes:
+                v = stmt.value
+                edits.append(
+                    (v.lineno, v.col_offset, v.end_lineno or v.lineno, v.end_col_offset or 0)
+                )
+    if not edits:
+        return source
+    lines = [line.encode() for line in source.splitlines(keepends=True)]  # offsets are bytes
+    for start, col, end, end_col in sorted(edits, reverse=True):
+        lines[end - 1] = lines[end - 1][:end_col] + b")" + lines[end - 1][end_col:]
+        lines[start - 1] = lines[start - 1][:col] + b"cast(Any, " + lines[start - 1][col:]
+    text = b"".join(lines).decode()
+    head, sep, rest = text.partition("from __future__ import annotations\n")
+    if not sep:
+        return "from typing import Any, cast\n" + text
+    return head + sep + "\nfrom typing import Any, cast\n" + rest
 
 
 def _strip_banner(source: str) -> str:

@@ -61,6 +61,8 @@ def render_package(pkg: ServicePackage, env: jinja2.Environment) -> dict[str, st
         files[f"{base}/__init__.py"] = env.get_template("version_init.py.j2").render(ctx)
         files[f"{base}/client.py"] = env.get_template("client.py.j2").render(ctx)
         files[f"{base}/models.py"] = env.get_template("models.py.j2").render(ctx)
+        if v.has_raw:
+            files[f"{base}/_http.py"] = env.get_template("http.py.j2").render(ctx)
     ctx = {"pkg": pkg, "specs": specs}
     files[f"{root}/{pkg.package}/__init__.py"] = env.get_template("package_init.py.j2").render(ctx)
     files[f"{root}/{pkg.package}/py.typed"] = ""

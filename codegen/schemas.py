@@ -7,16 +7,15 @@ specs). Component names are sanitised here, once, so the class names are ours an
 
 from __future__ import annotations
 
-import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from codegen import extensions, names
-from codegen.errors import SpecError, pointer
 from codegen.load import resolve_pointer
 
 SCHEMA_PREFIX = "#/components/schemas/"
-JSON_TYPES = ("application/json",)
+JSON_TYPES = ("application/json", "text/json")
 
 
 @dataclass
@@ -28,6 +27,7 @@ class PreparedSchemas:
     request_class: dict[str, str] = field(default_factory=dict)  # "METHOD path" -> class
     response_class: dict[str, str] = field(default_factory=dict)  # "METHOD path" -> class
     aliases: dict[str, str] = field(default_factory=dict)  # "Class.wire" -> python name
+    request_media: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (kind, type)
 
 
 def json_media(content: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
@@ -48,48 +48,121 @@ def deref(data: dict[str, Any], node: Any) -> Any:
     return node
 
 
-def prepare(
-    data: dict[str, Any], file: str, operations: list[tuple[str, str, dict[str, Any]]]
-) -> PreparedSchemas:
+# Names the models module imports or pydantic reserves: a component spelt like one is renamed.
+RESERVED_CLASS_NAMES = frozenset(
+    {
+        "Annotated",
+        "Any",
+        "AnyUrl",
+        "AwareDatetime",
+        "BaseModel",
+        "ConfigDict",
+        "Enum",
+        "Field",
+        "Literal",
+        "RootModel",
+        "UUID",
+        "EmailStr",
+        "IPv4Address",
+        "IPv6Address",
+        "Decimal",
+        "Optional",
+        "Union",
+        "List",
+        "Dict",
+        "Model",
+        "NaiveDatetime",
+        "Base64Str",
+        "Json",
+        "PositiveInt",
+        "Path",
+        "TypeAlias",
+        "Type",
+    }
+)
+
+
+def class_name_for(component: str) -> str:
+    """A component name as a class name: PascalCase, never one of the module's own imports."""
+    name = names.pascal(component)
+    return name + "Model" if name in RESERVED_CLASS_NAMES else name
+
+
+def body_media(content: dict[str, Any] | None) -> tuple[str, str, dict[str, Any]] | None:
+    """(kind, media type, entry) of the media type a client sends: JSON first, then forms,
+    then text, then anything else as bytes."""
+    entries = sorted((content or {}).items())
+    if not entries:
+        return None
+    ranked = []
+    for media, entry in entries:
+        kind = media_kind(media)
+        ranked.append(
+            (_KIND_ORDER.index(kind), media, kind, entry if isinstance(entry, dict) else {})
+        )
+    _, media, kind, entry = min(ranked)
+    return kind, media, entry
+
+
+_KIND_ORDER = ("json", "form", "multipart", "text", "bytes")
+
+
+def media_kind(media: str) -> str:
+    base = media.split(";")[0].strip().lower()
+    if base in JSON_TYPES or base.endswith("+json") or base == "text/json":
+        return "json"
+    if base == "application/x-www-form-urlencoded":
+        return "form"
+    if base.startswith("multipart/"):
+        return "multipart"
+    if base.startswith("text/"):
+        return "text"
+    return "bytes"
+
+
+def prepare(data: dict[str, Any], file: str) -> PreparedSchemas:
     """Rename components to class names and hoist inline request/response schemas."""
-    doc = copy.deepcopy(data)
-    schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {}) or {}
-    doc["components"]["schemas"] = schemas
+    from codegen.build import operations_of
+
+    # A JSON round trip copies the document several times faster than copy.deepcopy.
+    doc = json.loads(json.dumps(data))
+    components = doc.get("components")
+    if not isinstance(components, dict):
+        components = doc["components"] = {}
+    schemas: dict[str, Any] = components.get("schemas") or {}
+    _pin_discriminators(doc, schemas)
     taken: set[str] = set()
     class_of: dict[str, str] = {}
     for original in sorted(schemas):
-        class_of[original] = names.unique(names.pascal(original), taken)
+        class_of[original] = names.unique(class_name_for(original), taken, sep="")
     # Sorted, so the models module does not depend on the order schemas appear in the spec.
     renamed = {class_of[k]: schemas[k] for k in sorted(schemas, key=lambda k: class_of[k])}
-    _rewrite_refs(doc, {SCHEMA_PREFIX + k: SCHEMA_PREFIX + v for k, v in class_of.items()})
-    doc["components"]["schemas"] = renamed
+    mapping = {k: v for k, v in class_of.items() if k != v}
+    if mapping:
+        _rewrite_refs(doc, {SCHEMA_PREFIX + k: SCHEMA_PREFIX + v for k, v in mapping.items()})
+    components["schemas"] = renamed
     prepared = PreparedSchemas(document=doc, class_of=class_of)
 
-    for method, path, op in operations:
+    for method, path, op in operations_of(doc):
         key = f"{method.upper()} {path}"
         op_name = names.pascal(op.get("operationId") or f"{method} {path}")
-        where = ("paths", path, method)
         body = deref(doc, op.get("requestBody"))
-        media = json_media(body.get("content") if isinstance(body, dict) else None)
-        if isinstance(body, dict) and body.get("content") and media is None:
-            kinds = ", ".join(sorted(body["content"]))
-            raise SpecError.single(
-                file,
-                pointer(*where, "requestBody", "content"),
-                f"request body media type(s) {kinds} are not supported yet (JSON only)",
-            )
-        if media is not None and "schema" in media[1]:
-            prepared.request_class[key] = _named(
-                doc, renamed, media[1]["schema"], f"{op_name}Request", taken
-            )
+        media = body_media(body.get("content") if isinstance(body, dict) else None)
+        if media is not None:
+            kind, media_type, entry = media
+            prepared.request_media[key] = (kind, media_type)
+            if kind in ("json", "form", "multipart") and isinstance(entry.get("schema"), dict):
+                prepared.request_class[key] = _named(
+                    doc, renamed, entry["schema"], f"{op_name}Request", taken
+                )
         for status in sorted(op.get("responses") or {}):
             if not (status.startswith("2") and len(status) == 3):
                 continue
             response = deref(doc, op["responses"][status])
-            media = json_media(response.get("content") if isinstance(response, dict) else None)
-            if media is not None and "schema" in media[1]:
+            found = json_media(response.get("content") if isinstance(response, dict) else None)
+            if found is not None and isinstance(found[1].get("schema"), dict):
                 prepared.response_class[key] = _named(
-                    doc, renamed, media[1]["schema"], f"{op_name}Response", taken
+                    doc, renamed, found[1]["schema"], f"{op_name}Response", taken
                 )
             break
 
@@ -106,9 +179,57 @@ def _named(
         ref = schema["$ref"]
         if ref.startswith(SCHEMA_PREFIX) and "/" not in ref[len(SCHEMA_PREFIX) :]:
             return str(ref[len(SCHEMA_PREFIX) :])
-    class_name = names.unique(name, taken)
-    schemas[class_name] = copy.deepcopy(schema)
+    class_name = names.unique(class_name_for(name), taken, sep="")
+    schemas[class_name] = schema  # the document is already a private copy
     return class_name
+
+
+def _pin_discriminators(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Make every discriminator explicit: a mapping (the implicit value is the component's
+    original name, which renaming would lose) and, on each variant, the discriminating property
+    as an enum of its values, so pydantic can tell the variants apart by a Literal field."""
+    values: dict[tuple[str, str], set[str]] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            disc = node.get("discriminator")
+            if isinstance(disc, dict) and isinstance(disc.get("propertyName"), str):
+                prop = disc["propertyName"]
+                mapping = disc.get("mapping")
+                if not isinstance(mapping, dict):
+                    mapping = {}
+                    for part in [*(node.get("oneOf") or []), *(node.get("anyOf") or [])]:
+                        ref = part.get("$ref") if isinstance(part, dict) else None
+                        if isinstance(ref, str) and ref.startswith(SCHEMA_PREFIX):
+                            mapping[ref[len(SCHEMA_PREFIX) :]] = ref
+                    if mapping:
+                        disc["mapping"] = mapping
+                for value, ref in mapping.items():
+                    if isinstance(ref, str) and not ref.startswith("#"):
+                        ref = SCHEMA_PREFIX + ref  # a bare schema name is allowed too
+                        mapping[value] = ref
+                    if isinstance(ref, str) and ref.startswith(SCHEMA_PREFIX):
+                        target = ref[len(SCHEMA_PREFIX) :]
+                        values.setdefault((target, prop), set()).add(str(value))
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(doc)
+    for (target, prop), found in sorted(values.items()):
+        schema = schemas.get(target)
+        if not isinstance(schema, dict) or "$ref" in schema:
+            continue
+        props = schema.setdefault("properties", {})
+        if not isinstance(props, dict):
+            continue
+        current = props.get(prop)
+        if isinstance(current, dict) and ("const" in current or "enum" in current):
+            continue
+        pinned = {k: v for k, v in (current or {}).items() if k in ("description", "title")}
+        props[prop] = {**pinned, "type": "string", "enum": sorted(found)}
 
 
 def _rewrite_refs(node: Any, mapping: dict[str, str]) -> None:

@@ -26,8 +26,13 @@ _VALIDATORS: dict[str, Any] = {
 }
 
 
-def validate(doc: Document) -> None:
-    """Raise SpecError listing every problem in the document, or return quietly."""
+def validate(doc: Document, *, lenient: bool = False) -> list[Problem]:
+    """Raise SpecError listing every problem in the document, or return quietly.
+
+    With `lenient`, OpenAPI violations (not `x-ingest` ones, not unreadable structure) are
+    returned as warnings instead; a `default` that violates its schema is dropped, because the
+    models could not type-check with it. docs/corpus.md lists what real specs get wrong.
+    """
     file = doc.display_path
     version = str(doc.data.get("openapi", ""))
     validator_cls = _VALIDATORS.get(version[:3])
@@ -39,6 +44,7 @@ def validate(doc: Document) -> None:
     if problems:
         raise SpecError(problems)
     errors = validator_cls(doc.data).iter_errors()
+    paths: list[tuple[Any, ...]] = []
     while True:
         try:
             error = next(errors)
@@ -50,9 +56,24 @@ def validate(doc: Document) -> None:
                 problems.append(Problem(file, "", f"document structure is invalid ({exc!r})"))
             break
         problems.append(Problem(file, pointer(*error.path), error.message))
-    problems.extend(check_extensions(doc.data, file))
+        paths.append(tuple(error.path))
+    extension_problems = check_extensions(doc.data, file)
+    if lenient and problems and not extension_problems and problems[0].pointer != "":
+        warnings = []
+        for problem, path in zip(problems, paths, strict=True):
+            note = ""
+            if path and path[-1] == "default":
+                parent = doc.data
+                for part in path[:-1]:
+                    parent = parent[part]
+                parent.pop("default", None)
+                note = " (default dropped)"
+            warnings.append(Problem(problem.file, problem.pointer, problem.message + note))
+        return _dedupe(warnings)
+    problems.extend(extension_problems)
     if problems:
         raise SpecError(_dedupe(problems))
+    return []
 
 
 _TOP_LEVEL_MAPPINGS = ("info", "paths", "components", "webhooks")
@@ -96,12 +117,55 @@ def check_extensions(data: dict[str, Any], file: str) -> list[Problem]:
     return problems
 
 
-def _walk_misspellings(node: Any, path: tuple[str, ...], file: str, out: list[Problem]) -> None:
+# Maps whose keys are names chosen by the spec's author (a property called `ingest` is fine),
+# and keywords whose values are data, not spec structure.
+_NAME_MAPS = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "schemas",
+        "paths",
+        "responses",
+        "parameters",
+        "securitySchemes",
+        "requestBodies",
+        "headers",
+        "content",
+        "callbacks",
+        "webhooks",
+        "links",
+        "variables",
+        "mapping",
+        "encoding",
+        "pathItems",
+        "$defs",
+        "definitions",
+        "scopes",
+        "dependentSchemas",
+        "examples",
+    }
+)
+_DATA_KEYWORDS = frozenset({"example", "default", "enum", "const", "value", "examples"})
+
+
+def _walk_misspellings(
+    node: Any, path: tuple[str, ...], file: str, out: list[Problem], names_only: bool = False
+) -> None:
+    """Near-miss spellings of our key, in keyword positions only: never in a map of names
+    (`properties`, `mapping`...) nor inside data (`example`, `default`, `enum`...)."""
     if isinstance(node, dict):
-        out.extend(extensions.misspelt_keys(node, path, file))
+        if not names_only:
+            out.extend(extensions.misspelt_keys(node, path, file))
         for key, value in node.items():
-            if key != extensions.KEY:
-                _walk_misspellings(value, (*path, str(key)), file, out)
+            where = (*path, str(key))
+            if names_only:
+                _walk_misspellings(value, where, file, out)
+            elif key == extensions.KEY or (key in _DATA_KEYWORDS and not isinstance(value, dict)):
+                continue
+            elif key in _DATA_KEYWORDS - {"examples"}:
+                continue
+            else:
+                _walk_misspellings(value, where, file, out, key in _NAME_MAPS)
     elif isinstance(node, list):
         for i, item in enumerate(node):
             _walk_misspellings(item, (*path, str(i)), file, out)
