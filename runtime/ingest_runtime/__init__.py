@@ -3,6 +3,7 @@
 import logging as _logging
 
 from ._version import __version__
+from .batching import Batch
 from .blocking import call_blocking
 from .client import IngestClient
 from .errors import (
@@ -16,6 +17,23 @@ from .errors import (
 )
 from .ids import new_uuid4, unix_seconds
 from .paths import expand_path
+from .recipes import (
+    Body,
+    Const,
+    Derive,
+    Field,
+    Hash,
+    ItemValues,
+    Join,
+    Json,
+    Lit,
+    Millis,
+    NewId,
+    Seq,
+    Sign,
+    Timestamp,
+)
+from .redaction import Redact, Redactor
 from .routes import Route
 from .spool import Record, Spool, SqliteSpool
 from .stats import Drop, Stats
@@ -34,20 +52,37 @@ _logging.getLogger("ingest_runtime").addHandler(_logging.NullHandler())
 __all__ = [
     "ApiError",
     "AuthError",
+    "Batch",
+    "Body",
+    "Const",
+    "Derive",
     "Drop",
+    "Field",
+    "Hash",
     "HttpClientTransport",
     "HttpxTransport",
     "IngestClient",
     "IngestError",
+    "ItemValues",
+    "Join",
+    "Json",
+    "Lit",
     "MemoryTransport",
+    "Millis",
+    "NewId",
     "RateLimited",
     "Record",
+    "Redact",
+    "Redactor",
     "Response",
     "Route",
     "SentRequest",
+    "Seq",
+    "Sign",
     "Spool",
     "SqliteSpool",
     "Stats",
+    "Timestamp",
     "Transport",
     "TransportError",
     "TransportFailure",

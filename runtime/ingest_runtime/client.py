@@ -9,29 +9,36 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import os
+import re
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import pydantic
 
 from . import config
+from .batching import AfterSend, BeforeSend, Entry, EnvelopeBuilder, Preparer, check_route
 from .blocking import request_blocking, user_agent
+from .fallback import FallbackStore, ReplayWriter
+from .redaction import Redactor
 from .routes import NO_OFFSET, Route, pack_header
 from .spool import Spool
 from .stats import Counters, Drop, DropReporter, Stats, count_value
 from .transport import HttpClientTransport, HttpxTransport, Transport
-from .worker import Pipeline, SpoolWriter, Worker, drain_as_shutdown, start_threads
+from .worker import Pipeline, SpoolWriter, Worker, start_threads
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["IngestClient"]
+
+logger = logging.getLogger("ingest_runtime")
 
 T = TypeVar("T")
 _Client = TypeVar("_Client", bound="IngestClient")
@@ -65,6 +72,16 @@ class IngestClient:
         timeout: float = config.TIMEOUT,
         on_drop: Callable[[Drop], None] | None = None,
         flush_at_exit: float = config.FLUSH_AT_EXIT,
+        constants: Mapping[str, Any] | None = None,
+        signing_key: str | bytes | None = None,
+        redaction_rules: Sequence[tuple[str, str | re.Pattern[str]]] = (),
+        before_send: BeforeSend | None = None,
+        after_send: AfterSend | None = None,
+        fallback_dir: str | os.PathLike[str] | None = None,
+        replay_file: str | os.PathLike[str] | None = None,
+        gzip: bool = False,
+        batch_max_items: int | None = None,
+        flush_interval: float | None = None,
     ) -> None:
         mode = self._DEFAULT_MODE if mode is None else mode
         if mode not in self._MODES:
@@ -93,6 +110,33 @@ class IngestClient:
         self._max_queue_size = max_queue_size
         self._on_drop = on_drop
         self._flush_at_exit = flush_at_exit
+        self._constants: Mapping[str, Any] = dict(constants or {})
+        self._signing_key = signing_key.encode() if isinstance(signing_key, str) else signing_key
+        self._redactor_rules = tuple(redaction_rules)
+        self._redactor = Redactor(self._redactor_rules)
+        self._before_send = before_send
+        self._after_send = after_send
+        self._fallback_dir = fallback_dir
+        self._replay_file = replay_file
+        self._gzip = gzip
+        self._builders: dict[str, EnvelopeBuilder] = {}
+        self._limits: dict[str, tuple[int, int, float]] = {}
+        for r in self._ROUTES:
+            check_route(r)
+            if r.batch is not None:
+                self._builders[r.key] = EnvelopeBuilder(r, self._constants, gzip)
+                self._limits[r.key] = (
+                    max(1, batch_max_items or r.batch.max_items),
+                    r.batch.max_bytes,
+                    max(0.001, flush_interval or r.batch.flush_interval),
+                )
+        #: Batched items wake an idle worker only once this many are queued (a batch is full);
+        #: with a spool every item wakes the spool writer (the crash window stays 5 ms).
+        self._batch_wake = (
+            1
+            if spool is not None or not self._limits
+            else min(m for m, _, _ in self._limits.values())
+        )
         self._closed = False
         self._close_lock = threading.Lock()
         self._start(replay=True)
@@ -107,6 +151,17 @@ class IngestClient:
         counters = Counters()
         self._counters = counters
         self._reporter = DropReporter(counters, self._on_drop)
+        preparer = Preparer(
+            constants=self._constants,
+            signing_key=self._signing_key,
+            redactor=self._redactor,
+            counters=counters,
+            before_send=self._before_send,
+        )
+        fallback = None
+        if self._fallback_dir is not None:
+            fallback = FallbackStore(self._fallback_dir, self._SERVICE)
+        self._replay_writer = None if self._replay_file is None else ReplayWriter(self._replay_file)
         p = Pipeline(
             routes=self._routes,
             transport=self.transport,
@@ -118,7 +173,15 @@ class IngestClient:
             max_attempts=self._max_attempts,
             max_queue_size=self._max_queue_size,
             timeout=self._timeout,
+            preparer=preparer,
+            builders=self._builders,
+            limits=self._limits,
+            fallback=fallback,
+            replay=self._replay_writer,
+            after_send=self._after_send,
         )
+        if fallback is not None and replay:
+            self._load_fallback(p, fallback)
         self._p = p
         # Hot-path aliases (one attribute load each on the caller's thread).
         self._q = p.q
@@ -128,6 +191,24 @@ class IngestClient:
         self._worker: Worker
         self._writer: SpoolWriter | None
         self._worker, self._writer = start_threads(p, self._SERVICE, replay)
+
+    def _load_fallback(self, p: Pipeline, fallback: FallbackStore) -> None:
+        """Queue the items of earlier clients' fallback files (prepared already) for delivery."""
+        try:
+            files = fallback.load()
+        except OSError:
+            logger.exception("ingest_runtime: cannot read the fallback directory")
+            return
+        n = 0
+        for f, rows in files:
+            for route_key, body, key, path in rows:
+                route = self._routes.get(route_key)
+                if route is None:
+                    f.done()
+                    continue
+                p.fallback_in.append((route, Entry(body, key, path, origin=f)))
+                n += 1
+        p.counters.fallback_replayed = n
 
     # ---- hot path (caller's thread) -------------------------------------------------------
 
@@ -168,7 +249,7 @@ class IngestClient:
             q.append(pack_header(route._index, NO_OFFSET, 0) + data)
         next(self._accepted)
         signal = self._signal
-        if signal.idle:
+        if signal.idle and (route.batch is None or len(q) >= self._batch_wake):
             signal.idle = False
             signal.event.set()
 
@@ -266,16 +347,23 @@ class IngestClient:
         with c.lock:
             delivered, retried, settled = c.delivered, c.retried, c.settled
             spooled, replayed, in_flight = c.spooled, c.replayed, c.in_flight
+            extra, fb_replayed = dict(c.extra), c.fallback_replayed
         return Stats(
             enqueued=enqueued,
             delivered=delivered,
             retried=retried,
             dropped=sum(by_reason.values()),
             dropped_by_reason=by_reason,
-            queued=max(0, enqueued + replayed - settled - in_flight),
+            queued=max(0, enqueued + replayed + fb_replayed - settled - in_flight),
             spooled=spooled,
             replayed=replayed,
             in_flight=in_flight,
+            batches_sent=extra.get("batches_sent", 0),
+            redacted_by_kind=dict(self._redactor.counts),
+            fallback_written=extra.get("fallback_written", 0),
+            fallback_replayed=fb_replayed,
+            replay_written=extra.get("replay_written", 0),
+            hook_errors=extra.get("hook_errors", 0),
         )
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -290,7 +378,11 @@ class IngestClient:
         p, c = self._p, self._counters
         if not p.load_done.wait(max(0.0, deadline - time.monotonic())):
             return False
-        target = count_value(c.accepted) + c.replayed
+        target = count_value(c.accepted) + c.replayed + c.fallback_replayed
+        if p.builders:
+            with c.lock:
+                p.draining += 1
+            p.worker_signal.wake()
         try:
             while c.settled < target:
                 remaining = deadline - time.monotonic()
@@ -300,11 +392,16 @@ class IngestClient:
                 c.wake_at = min(c.wake_at, target)
                 if c.settled >= target:
                     break
+                if p.draining:
+                    p.worker_signal.wake()  # items that arrived since: their batch goes out now
                 # Short slices bound the cost of a lost race between concurrent flushes.
                 c.settle_event.wait(min(remaining, config.FLUSH_POLL))
         finally:
             if c.wake_at == target:
                 c.wake_at = sys.maxsize
+            if p.builders:
+                with c.lock:
+                    p.draining -= 1
         return True
 
     def close(self, timeout: float = 2.0) -> None:
@@ -329,9 +426,11 @@ class IngestClient:
             p.q_signal.event.set()
             self._writer.join(max(deadline - time.monotonic(), 5.0))
         else:
-            drain_as_shutdown(p)  # in case the worker is stuck in a request
+            self._worker.drain_leftovers()  # in case the worker is stuck in a request
         if self._owns_transport:
             self.transport.close()
+        if self._replay_writer is not None and not self._worker.is_alive():
+            self._replay_writer.close()
         if self._spool is not None and (self._writer is None or not self._writer.is_alive()):
             self._spool.close()
         with self._http_lock:
@@ -368,4 +467,5 @@ class IngestClient:
             after_fork()
         if self._spool is not None:
             self._spool.after_fork()
+        self._redactor = Redactor(self._redactor_rules)
         self._start(replay=False)

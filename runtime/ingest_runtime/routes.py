@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 
 import pydantic
 
+from .batching import Batch
+from .recipes import Derive, Sign
+from .redaction import Redact
+
 __all__ = ["NO_OFFSET", "Route", "base_headers", "decode_item", "pack_header"]
 
 #: ``pack_header(route_index, key_offset, key_length)``; the key is normally found inside the
@@ -43,12 +47,23 @@ class Route:
     content_type: str = "application/json"
     #: The pydantic model that validates the body (queued routes); see ``IngestClient._submit``.
     body: type[pydantic.BaseModel] | None = None
+    #: Batched delivery: the body model validates one ITEM; the worker builds envelopes.
+    batch: Batch | None = None
+    #: Fields computed on the worker (ids, hashes, sequence numbers, wire timestamps), in order.
+    derive: tuple[Derive, ...] = ()
+    #: Free-text fields scanned by the redaction floor (with optional max length).
+    redact: tuple[Redact, ...] = ()
+    #: HMAC-SHA256 written into a body field or a header, after redaction.
+    sign: Sign | None = None
     _index: int = field(default=0, init=False, repr=False, compare=False, hash=False)
     #: ``body``'s compiled validator, looked up once: calling it on a dict skips the Python-level
     #: ``BaseModel.__init__`` frame (~0.5 us of a ~5 us hot path).
     validate: Callable[[dict[str, object]], pydantic.BaseModel] = field(
         default=_no_body, init=False, repr=False, compare=False, hash=False
     )
+    #: True when items need the worker-side preparation step (derive/redact/sign/hoist).
+    prepared: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
+    uses_seq: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         with _REGISTRY_LOCK:
@@ -59,6 +74,13 @@ class Route:
         object.__setattr__(self, "_index", index)
         if self.body is not None:
             object.__setattr__(self, "validate", self.body.__pydantic_validator__.validate_python)
+        hoist = self.batch is not None and bool(self.batch.hoist)
+        prepared = bool(self.derive or self.redact or self.sign or hoist)
+        object.__setattr__(self, "prepared", prepared)
+        if prepared:
+            from .batching import uses_seq
+
+            object.__setattr__(self, "uses_seq", uses_seq(self))
 
 
 def base_headers(route: Route, token: str | None, user_agent: str) -> dict[str, str]:

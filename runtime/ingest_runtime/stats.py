@@ -27,6 +27,9 @@ DROP_REASONS = (
     "closed",
     "unknown_route",
     "encode_error",
+    "too_large",
+    "hook",
+    "fallback_error",
 )
 
 #: Drops counted on the caller's thread without a lock (itertools.count is atomic under the GIL).
@@ -58,6 +61,17 @@ class Stats:
     spooled: int = 0
     replayed: int = 0
     in_flight: int = 0
+    #: Batched routes: requests that got a 2xx (each carries many items).
+    batches_sent: int = 0
+    #: Redaction floor matches replaced, per kind (``email``, ``aws_access_key``, ...).
+    redacted_by_kind: dict[str, int] = field(default_factory=dict)
+    #: Items written to / loaded back from the local fallback directory.
+    fallback_written: int = 0
+    fallback_replayed: int = 0
+    #: Items appended to the replay file (every item sent with a 2xx).
+    replay_written: int = 0
+    #: Exceptions raised by ``before_send`` / ``after_send`` (swallowed).
+    hook_errors: int = 0
 
 
 def count_value(counter: itertools.count[int]) -> int:
@@ -83,6 +97,8 @@ class Counters:
         self.spooled = 0
         self.replayed = 0  # events found in the spool at start-up (counted once, when found)
         self.in_flight = 0
+        self.fallback_replayed = 0  # items loaded from fallback files at start (flush target)
+        self.extra: dict[str, int] = {}  # batches_sent, fallback_written, hook_errors, ...
         self.drops: dict[str, int] = {}
         # flush() support: the worker sets ``settle_event`` once ``settled`` reaches ``wake_at``
         # (no polling, so a waiting flush does not steal the GIL from the worker).
@@ -94,6 +110,10 @@ class Counters:
         self.settled += 1
         if self.settled >= self.wake_at:
             self.settle_event.set()
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.extra[name] = self.extra.get(name, 0) + n
 
     def add_drop(self, reason: str, settles: bool = True) -> None:
         with self.lock:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import config
+from .batching import AfterSend, Entry, EnvelopeBuilder, Preparer, hoisted_dict
+from .fallback import FallbackFile, FallbackStore, ReplayWriter
 from .ids import new_uuid4
 from .retry import is_retryable, next_delay, parse_retry_after
 from .routes import QueueItem, Route, base_headers, decode_item
@@ -26,7 +29,7 @@ from .spool import Record, Spool
 from .stats import Counters, Drop, DropReporter
 from .transport import Transport
 
-__all__ = ["Pipeline", "Signal", "SpoolWriter", "Worker"]
+__all__ = ["Pipeline", "Signal", "SpoolWriter", "Worker", "drain_as_shutdown"]
 
 logger = logging.getLogger("ingest_runtime")
 
@@ -73,8 +76,26 @@ class Pipeline:
         max_attempts: int,
         max_queue_size: int,
         timeout: float,
+        preparer: Preparer,
+        builders: Mapping[str, EnvelopeBuilder] | None = None,
+        limits: Mapping[str, tuple[int, int, float]] | None = None,
+        fallback: FallbackStore | None = None,
+        replay: ReplayWriter | None = None,
+        after_send: AfterSend | None = None,
     ) -> None:
         self.routes = routes
+        self.preparer = preparer
+        #: Batched routes: envelope builders and (max_items, max_bytes, flush_interval).
+        self.builders: Mapping[str, EnvelopeBuilder] = builders or {}
+        self.limits: Mapping[str, tuple[int, int, float]] = limits or {}
+        self.buffers: dict[str, list[Entry]] = {k: [] for k in self.builders}
+        self.buffer_bytes: dict[str, int] = dict.fromkeys(self.builders, 0)
+        self.draining = 0  # > 0 while a flush() waits: partial batches go out at once
+        self.fallback = fallback
+        self.replay = replay
+        self.after_send = after_send
+        #: Prepared items loaded from fallback files: (route, entry); delivered first.
+        self.fallback_in: deque[tuple[Route, Entry]] = deque()
         self.transport = transport
         self.spool = spool
         self.counters = counters
@@ -103,52 +124,214 @@ class Pipeline:
 
 
 class Worker(threading.Thread):
-    """Delivers one event at a time, in order; a retryable failure pauses the pipeline."""
+    """Delivers items in order; a retryable failure pauses the pipeline (head-of-line).
+
+    Unbatched routes: one request per item. Batched routes: prepared items are buffered per
+    route and sent as envelopes when a batch fills, on every flush-interval tick, and at once
+    while a ``flush()`` waits.
+    """
 
     def __init__(self, pipeline: Pipeline, name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.p = pipeline
         self._headers: dict[str, dict[str, str]] = {}
+        now = time.monotonic()
+        self._ticks = {k: now + lim[2] for k, lim in pipeline.limits.items()}
 
     def run(self) -> None:
         p = self.p
         src: deque[Any] = p.ready if p.spool is not None else p.q
         signal = p.worker_signal
         reporter = p.reporter
+        batched = bool(p.builders)
+        sources = (src, p.pending_drops, p.evicted_drops, p.fallback_in)
         while not p.stop.is_set():
             if p.pending_drops or p.evicted_drops:
                 self._report_side_drops()
             try:
+                if p.fallback_in:
+                    route, entry = p.fallback_in.popleft()
+                    self._take(route, entry)
+                    continue
                 item = src.popleft()
             except IndexError:
+                timeout = config.IDLE_WAIT
+                if batched:
+                    now = time.monotonic()
+                    if p.draining:
+                        for rk in p.buffers:
+                            self._send_buffer(rk)
+                    self._send_due(now)
+                    timeout = max(0.0, min(timeout, min(self._ticks.values()) - now))
+                    if src:
+                        continue
                 reporter.maybe_log()
                 if p.spilling:
                     p.q_signal.wake()
-                signal.sleep((src, p.pending_drops, p.evicted_drops), p.stop, config.IDLE_WAIT)
+                signal.sleep(sources, p.stop, timeout)
+                continue
+            except Exception:  # never let one bad item kill delivery
+                logger.exception("ingest_runtime worker: unexpected error")
                 continue
             try:
                 if isinstance(item, Record):
                     self._deliver_record(item)
                 else:
                     route, data, key, path = decode_item(item)
-                    self._deliver(route, data, key, path or route.path, 0, 0)
+                    prepared = prepare_or_drop(p, route, data, key)
+                    if prepared is not None:
+                        self._take(route, Entry(prepared, key, path))
             except Exception:  # never let one bad event kill delivery
                 logger.exception("ingest_runtime worker: unexpected error")
             if p.spilling and len(src) <= p.load_chunk // 2:
                 p.q_signal.wake()
         self._report_side_drops()
         if p.spool is None:
-            drain_as_shutdown(p)
+            self.drain_leftovers()
         reporter.maybe_log()
 
-    def _report_side_drops(self) -> None:
+    # ---- batching ---------------------------------------------------------------------
+
+    def _take(self, route: Route, entry: Entry) -> None:
+        """Route a prepared item: into its batch buffer, or straight to delivery."""
         p = self.p
-        while p.pending_drops:
-            p.reporter.callback(p.pending_drops.popleft())
-        while p.evicted_drops:
-            drop = p.evicted_drops.popleft()
-            p.counters.add_drop("spool_full")
-            p.reporter.callback(drop)
+        if route.batch is None:
+            self._deliver(
+                route,
+                entry.data,
+                entry.key,
+                entry.path or route.path,
+                entry.attempts,
+                entry.spool_id,
+                entry.origin,
+            )
+            return
+        key = route.key
+        buf = p.buffers[key]
+        max_items, max_bytes, _ = p.limits[key]
+        size = len(entry.data) + 1
+        if buf and p.buffer_bytes[key] + size > max_bytes:
+            self._send_buffer(key)
+        buf.append(entry)
+        p.buffer_bytes[key] += size
+        if len(buf) >= max_items:
+            self._send_buffer(key)
+
+    def _send_due(self, now: float) -> None:
+        ticks = self._ticks
+        for key, due in ticks.items():
+            if now >= due:
+                self._send_buffer(key)
+                interval = self.p.limits[key][2]
+                ticks[key] = max(due + interval, now + interval * 0.5)
+
+    def _send_buffer(self, key: str) -> None:
+        p = self.p
+        buf = p.buffers[key]
+        if not buf:
+            return
+        entries = buf[:]
+        del buf[: len(entries)]
+        p.buffer_bytes[key] = 0
+        self._send_batch(p.routes[key], entries)
+
+    def _send_batch(self, route: Route, entries: list[Entry]) -> None:
+        p = self.p
+        builder = p.builders[route.key]
+        base = self._headers_for(route, None)
+        groups = [entries]
+        while groups:
+            group = [e for e in groups.pop(0) if not self._evicted(e)]
+            if not group:
+                continue
+            body = builder.build(group)
+            headers = base
+            sig = p.preparer.header_signature(route, body)
+            if sig is not None:
+                assert route.sign is not None and route.sign.header is not None
+                headers = {**base, route.sign.header: sig}
+
+            def on_retry(attempts: int, group: list[Entry] = group) -> None:
+                for e in group:
+                    e.attempts = attempts
+                    if e.spool_id:
+                        p.spool_ops.append((e.spool_id, attempts))
+                if any(e.spool_id for e in group):
+                    p.q_signal.wake()
+
+            def abandoned(group: list[Entry] = group) -> bool:
+                return all(self._evicted(e) for e in group)
+
+            attempts0 = max(e.attempts for e in group)
+            outcome, status, attempts = self._exchange(
+                route, route.path, headers, body, attempts0, on_retry, abandoned
+            )
+            if outcome == "ok":
+                p.counters.count("batches_sent")
+                self._delivered(route, group)
+            elif outcome == "rejected" and status == 413 and len(group) > 1:
+                mid = len(group) // 2
+                groups[0:0] = [group[:mid], group[mid:]]
+            elif outcome == "rejected":
+                reason = "too_large" if status == 413 else "rejected"
+                self._fail(route, group, status, reason, attempts)
+            elif outcome == "exhausted":
+                self._fail(route, group, status, "retries_exhausted", attempts)
+            elif outcome == "stopped":
+                rest = group + [e for g in groups for e in g]
+                groups = []
+                if p.spool is None:
+                    self._fail(route, rest, status, "shutdown", attempts)
+                else:  # spooled items stay in the spool; fallback-loaded ones in their file
+                    unspooled = [e for e in rest if not e.spool_id and e.origin is None]
+                    self._fail(route, unspooled, status, "shutdown", attempts)
+
+    def _evicted(self, e: Entry) -> bool:
+        return bool(e.spool_id) and e.spool_id in self.p.evicted
+
+    # ---- one request, retried -------------------------------------------------------------
+
+    def _exchange(
+        self,
+        route: Route,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        attempts: int,
+        on_retry: Callable[[int], None],
+        abandoned: Callable[[], bool],
+    ) -> tuple[str, int | None, int]:
+        """Send until 2xx, a permanent status, ``max_attempts`` or stop. Returns
+        ``(outcome, status, attempts)`` with outcome ok|rejected|exhausted|stopped|abandoned."""
+        p = self.p
+        counters = p.counters
+        while True:
+            status: int | None = None
+            retry_after: float | None = None
+            counters.in_flight = 1
+            try:
+                resp = p.transport.send(route.method, path, headers, body, p.timeout)
+            except Exception:
+                pass  # network failure: retryable, status None
+            else:
+                status = resp.status
+                if 200 <= status < 300:
+                    return "ok", status, attempts + 1
+                if not is_retryable(status):
+                    counters.in_flight = 0
+                    return "rejected", status, attempts + 1
+                retry_after = parse_retry_after(resp.headers.get("retry-after"))
+            counters.in_flight = 0
+            attempts += 1
+            if abandoned():
+                return "abandoned", status, attempts
+            if attempts >= p.max_attempts:
+                return "exhausted", status, attempts
+            with counters.lock:
+                counters.retried += 1
+            on_retry(attempts)
+            if p.stop.wait(next_delay(attempts, retry_after, p.rng)):
+                return "stopped", status, attempts
 
     def _deliver_record(self, rec: Record) -> None:
         p = self.p
@@ -161,64 +344,137 @@ class Worker(threading.Thread):
             p.spool_ops.append((rec.spool_id, -1))
             p.q_signal.wake()
             return
-        self._deliver(route, rec.body, rec.key, rec.path or route.path, rec.attempts, rec.spool_id)
+        self._take(route, Entry(rec.body, rec.key, rec.path, rec.spool_id, rec.attempts))
 
     def _headers_for(self, route: Route, key: str | None) -> dict[str, str]:
         base = self._headers.get(route.key)
         if base is None:
-            base = self._headers[route.key] = base_headers(route, self.p.token, self.p.user_agent)
-        if key is not None and route.idempotency_field is not None:
+            base = base_headers(route, self.p.token, self.p.user_agent)
+            builder = self.p.builders.get(route.key)
+            if builder is not None and builder.gzip:
+                base["Content-Encoding"] = "gzip"
+            self._headers[route.key] = base
+        if key is not None and route.idempotency_field is not None and route.batch is None:
             return {**base, "Idempotency-Key": key}
         return base
 
     def _deliver(
-        self, route: Route, data: bytes, key: str | None, path: str, attempts: int, spool_id: int
+        self,
+        route: Route,
+        data: bytes,
+        key: str | None,
+        path: str,
+        attempts: int,
+        spool_id: int,
+        origin: FallbackFile | None = None,
     ) -> None:
         p = self.p
-        counters = p.counters
         headers = self._headers_for(route, key)
-        while True:
-            status: int | None = None
-            retry_after: float | None = None
-            counters.in_flight = 1
-            try:
-                resp = p.transport.send(route.method, path, headers, data, p.timeout)
-            except Exception:
-                pass  # network failure: retryable, status None
-            else:
-                status = resp.status
-                if 200 <= status < 300:
-                    with counters.lock:
-                        counters.in_flight = 0
-                        counters.delivered += 1
-                        if spool_id in p.evicted:
-                            p.evicted.discard(spool_id)  # dropped-and-counted already
-                        else:
-                            counters.settle_locked()
-                    self._forget(spool_id)
-                    return
-                if not is_retryable(status):
-                    counters.in_flight = 0
-                    self._drop(route.key, data, key, status, "rejected", attempts + 1, spool_id)
-                    return
-                retry_after = parse_retry_after(resp.headers.get("retry-after"))
-            counters.in_flight = 0
-            attempts += 1
+        sig = p.preparer.header_signature(route, data)
+        if sig is not None:
+            assert route.sign is not None and route.sign.header is not None
+            headers = {**headers, route.sign.header: sig}
+
+        def on_retry(n: int) -> None:
+            if spool_id:
+                p.spool_ops.append((spool_id, n))
+                p.q_signal.wake()
+
+        def abandoned() -> bool:
             if spool_id and spool_id in p.evicted:
                 p.evicted.discard(spool_id)
+                return True
+            return False
+
+        outcome, status, attempts = self._exchange(
+            route, path, headers, data, attempts, on_retry, abandoned
+        )
+        entry = Entry(data, key, path, spool_id, attempts, origin)
+        if outcome == "ok":
+            self._delivered(route, [entry])
+        elif outcome == "rejected":
+            self._fail(route, [entry], status, "rejected", attempts)
+        elif outcome == "exhausted":
+            self._fail(route, [entry], status, "retries_exhausted", attempts)
+        elif outcome == "stopped" and p.spool is None and origin is None:
+            self._fail(route, [entry], status, "shutdown", attempts)
+        # stopped with a spool: the record stays there for the next run
+
+    # ---- outcomes ---------------------------------------------------------------------------
+
+    def _delivered(self, route: Route, entries: list[Entry]) -> None:
+        p = self.p
+        counters = p.counters
+        if p.replay is not None:
+            try:
+                n = p.replay.write(route.key, [e.data for e in entries])
+            except Exception:
+                logger.exception("ingest_runtime: cannot write the replay file")
+            else:
+                counters.count("replay_written", n)
+        self._after_send(route, entries, True, 200)  # before settling: flush() waits for hooks
+        with counters.lock:
+            counters.in_flight = 0
+            for e in entries:
+                counters.delivered += 1
+                if e.spool_id and e.spool_id in p.evicted:
+                    p.evicted.discard(e.spool_id)  # dropped-and-counted already
+                else:
+                    counters.settle_locked()
+        for e in entries:
+            self._forget(e.spool_id)
+            if e.origin is not None:
+                e.origin.done()
+
+    def _fail(
+        self, route: Route, entries: list[Entry], status: int | None, reason: str, attempts: int
+    ) -> None:
+        """Items that will not be delivered: to the fallback directory when configured and the
+        reason is transient (retries exhausted, shutdown), otherwise counted drops."""
+        if not entries:
+            return
+        p = self.p
+        if p.fallback is not None and reason in ("retries_exhausted", "shutdown"):
+            try:
+                p.fallback.write((route.key, e.data, e.key, e.path) for e in entries)
+            except Exception:
+                logger.exception("ingest_runtime: cannot write the fallback file")
+                reason = "fallback_error"
+            else:
+                p.counters.count("fallback_written", len(entries))
+                self._after_send(route, entries, False, status)
+                with p.counters.lock:
+                    for _ in entries:
+                        p.counters.settle_locked()
+                for e in entries:
+                    self._forget(e.spool_id)
+                    if e.origin is not None:
+                        e.origin.done()
                 return
-            if attempts >= p.max_attempts:
-                self._drop(route.key, data, key, status, "retries_exhausted", attempts, spool_id)
-                return
-            with counters.lock:
-                counters.retried += 1
-            if spool_id:
-                p.spool_ops.append((spool_id, attempts))
-                p.q_signal.wake()
-            if p.stop.wait(next_delay(attempts, retry_after, p.rng)):
-                if p.spool is None:
-                    self._drop(route.key, data, key, status, "shutdown", attempts)
-                return  # with a spool the record stays there for the next run
+        self._after_send(route, entries, False, status)
+        for e in entries:
+            self._drop(route.key, e.data, e.key, status, reason, attempts, e.spool_id)
+            if e.origin is not None:
+                e.origin.done()
+
+    def _after_send(self, route: Route, entries: list[Entry], ok: bool, status: int | None) -> None:
+        hook = self.p.after_send
+        if hook is None:
+            return
+        for e in entries:
+            try:
+                hook(route.key, hoisted_dict(route, e.data), ok, status)
+            except Exception:
+                self.p.counters.count("hook_errors")
+
+    def _report_side_drops(self) -> None:
+        p = self.p
+        while p.pending_drops:
+            p.reporter.callback(p.pending_drops.popleft())
+        while p.evicted_drops:
+            drop = p.evicted_drops.popleft()
+            p.counters.add_drop("spool_full")
+            p.reporter.callback(drop)
 
     def _forget(self, spool_id: int) -> None:
         if spool_id:
@@ -239,6 +495,46 @@ class Worker(threading.Thread):
         p.counters.add_drop(reason)
         self._forget(spool_id)
         p.reporter.callback(Drop(route_key, data, key, status, reason, attempts))
+
+    def drain_leftovers(self) -> None:
+        """Without a spool: what is still in memory at shutdown goes to the fallback directory
+        (prepared first, so it is redacted) or is counted as dropped ("shutdown")."""
+        p = self.p
+        for rk in list(p.buffers):
+            buf = p.buffers[rk]
+            entries = buf[:]
+            del buf[: len(entries)]
+            p.buffer_bytes[rk] = 0
+            self._fail(p.routes[rk], [e for e in entries if e.origin is None], None, "shutdown", 0)
+        if p.fallback is None:
+            drain_as_shutdown(p)
+            return
+        pending: dict[str, tuple[Route, list[Entry]]] = {}
+        while True:
+            try:
+                route, data, key, path = decode_item(p.q.popleft())
+            except IndexError:
+                break
+            prepared = prepare_or_drop(p, route, data, key)
+            if prepared is not None:
+                pending.setdefault(route.key, (route, []))[1].append(Entry(prepared, key, path))
+        for route, entries in pending.values():
+            self._fail(route, entries, None, "shutdown", 0)
+
+
+def prepare_or_drop(p: Pipeline, route: Route, data: bytes, key: str | None) -> bytes | None:
+    """Prepare one item (derive, redact, hook, sign); a failure or a hook drop is counted."""
+    try:
+        prepared = p.preparer.prepare(route, data)
+    except Exception:
+        logger.exception("ingest_runtime: cannot prepare an item of %s", route.key)
+        p.counters.add_drop("encode_error")
+        p.reporter.callback(Drop(route.key, data, key, None, "encode_error", 0))
+        return None
+    if prepared is None:
+        p.counters.add_drop("hook")
+        p.reporter.callback(Drop(route.key, data, key, None, "hook", 0))
+    return prepared
 
 
 def drain_as_shutdown(p: Pipeline) -> None:
@@ -316,7 +612,9 @@ class SpoolWriter(threading.Thread):
         n = min(len(q), 4 * config.SPOOL_LOAD_CHUNK)
         for _ in range(n):
             route, data, key, path = decode_item(q.popleft())
-            added.append(Record(route.key, data, key or new_uuid4(), path))
+            prepared = prepare_or_drop(p, route, data, key)  # redacted before it is stored
+            if prepared is not None:
+                added.append(Record(route.key, prepared, key or new_uuid4(), path))
         removed: list[int] = []
         attempts: list[tuple[int, int]] = []
         while p.spool_ops:

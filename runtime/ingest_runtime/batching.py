@@ -1,0 +1,269 @@
+"""Batched routes and the per-item preparation step (derive, redact, hook, sign).
+
+Preparation runs on the first background thread that sees an item (the worker, or the spool
+writer when there is a spool) so it happens before the item reaches a spool, a file or the
+network, and exactly once: retries and replays re-send the prepared bytes unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from .recipes import (
+    Derive,
+    Env,
+    Hash,
+    ItemValues,
+    Seq,
+    apply_derive,
+    evaluate,
+    hash_function,
+    iter_parts,
+    signature,
+    walk,
+)
+from .redaction import Redactor
+
+if TYPE_CHECKING:
+    from .routes import Route
+    from .stats import Counters
+
+__all__ = ["Batch", "Entry", "EnvelopeBuilder", "Preparer", "hoisted_dict"]
+
+logger = logging.getLogger("ingest_runtime")
+
+BeforeSend = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
+AfterSend = Callable[[str, dict[str, Any], bool, "int | None"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The route's body is an envelope holding a list of items; generated code submits items.
+
+    Request body: ``{<envelope constants>, <derived envelope fields>, <items>: [...],
+    <hoisted lists>}``. ``envelope`` names client constants copied verbatim; ``derive`` computes
+    envelope fields per batch (``ItemValues`` reads the batch's items; ``NewId`` is per batch);
+    ``hoist`` names list fields moved out of every item and concatenated at envelope level
+    (key omitted when empty over the whole batch). A batch is cut at ``max_items`` items or
+    before exceeding ``max_bytes``, and partial batches go out every ``flush_interval`` seconds.
+    """
+
+    items: str
+    max_items: int = 100
+    max_bytes: int = config.BATCH_MAX_BYTES
+    flush_interval: float = 5.0
+    envelope: tuple[str, ...] = ()
+    derive: tuple[Derive, ...] = ()
+    hoist: tuple[str, ...] = ()
+
+
+class Entry:
+    """One prepared item waiting in (or travelling with) a batch."""
+
+    __slots__ = ("attempts", "data", "key", "origin", "path", "spool_id")
+
+    def __init__(
+        self,
+        data: bytes,
+        key: str | None,
+        path: str | None,
+        spool_id: int = 0,
+        attempts: int = 0,
+        origin: Any = None,
+    ) -> None:
+        self.data = data
+        self.key = key
+        self.path = path
+        self.spool_id = spool_id
+        self.attempts = attempts
+        self.origin = origin
+
+
+def split_item(data: bytes) -> list[bytes]:
+    """Prepared bytes of a route with ``hoist``: ``item`` then one JSON list per hoisted field,
+    joined by ``\\n`` (compact JSON never contains a raw newline)."""
+    return data.split(b"\n")
+
+
+def item_json(data: bytes) -> bytes:
+    """The item itself (without hoisted lists)."""
+    i = data.find(b"\n")
+    return data if i < 0 else data[:i]
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _strip_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_strip_none(v) for v in obj]
+    return obj
+
+
+def check_route(route: Route) -> None:
+    """Fail at client construction (not on the worker) for unusable declarations."""
+    parts = [d.value for d in route.derive]
+    if route.batch is not None:
+        parts += [d.value for d in route.batch.derive]
+    if route.sign is not None:
+        if (route.sign.field is None) == (route.sign.header is None):
+            raise ValueError(f"{route.key}: Sign needs exactly one of field= or header=")
+        parts += list(route.sign.parts)
+    for top in parts:
+        for p in iter_parts(top):
+            if isinstance(p, Hash):
+                hash_function(p.algorithm)
+
+
+class Preparer:
+    """Turns the caller's serialized item into the bytes that are spooled and sent."""
+
+    def __init__(
+        self,
+        *,
+        constants: Mapping[str, Any],
+        signing_key: bytes | None,
+        redactor: Redactor,
+        counters: Counters,
+        before_send: BeforeSend | None,
+    ) -> None:
+        self.constants = constants
+        self.signing_key = signing_key
+        self.redactor = redactor
+        self.counters = counters
+        self.before_send = before_send
+        self.seq = 0  # one thread prepares (worker or spool writer): no lock needed
+
+    def needs(self, route: Route) -> bool:
+        return route.prepared or self.before_send is not None
+
+    def prepare(self, route: Route, data: bytes) -> bytes | None:
+        """Prepared bytes, or None when ``before_send`` dropped the item (counted by caller).
+
+        Raises on a recipe error (counted as ``encode_error`` by the caller)."""
+        if not self.needs(route):
+            return data
+        item = json.loads(data)
+        if route.uses_seq:
+            self.seq += 1
+        seq = self.seq
+        constants = self.constants
+        for d in route.derive:
+            apply_derive(item, d, lambda ctx: Env(ctx, constants, seq))
+        redactor = self.redactor
+        for spec in route.redact:
+            for parent, key, _ in list(walk(item, spec.path)):
+                value = parent.get(key)
+                if isinstance(value, str):
+                    parent[key] = redactor.field(value, spec)
+        if self.before_send is not None:
+            try:
+                out = self.before_send(route.key, item)
+            except Exception:
+                self.counters.count("hook_errors")
+                logger.debug("ingest_runtime: before_send raised", exc_info=True)
+            else:
+                if out is None:
+                    return None
+                item = out
+        sign = route.sign
+        if sign is not None and sign.field is not None and self.signing_key is not None:
+            env = Env([("", item)], constants, seq)
+            for parent, key, _ in list(walk(item, sign.field)):
+                parent[key] = signature(self.signing_key, sign, env)
+        if route.omit_none:
+            item = _strip_none(item)
+        if route.batch is not None and route.batch.hoist:
+            lists = []
+            for name in route.batch.hoist:
+                value = item.pop(name, None)
+                lists.append(_dumps(value if isinstance(value, list) else []))
+            return b"\n".join([_dumps(item), *lists])
+        return _dumps(item)
+
+    def header_signature(self, route: Route, body: bytes) -> str | None:
+        sign = route.sign
+        if sign is None or sign.header is None or self.signing_key is None:
+            return None
+        return signature(self.signing_key, sign, Env([], self.constants, 0, body=body))
+
+
+def uses_seq(route: Route) -> bool:
+    tops = [d.value for d in route.derive]
+    if route.sign is not None:
+        tops += list(route.sign.parts)
+    return any(isinstance(p, Seq) for t in tops for p in iter_parts(t))
+
+
+def _needs_items(batch: Batch) -> bool:
+    return any(isinstance(p, ItemValues) for d in batch.derive for p in iter_parts(d.value))
+
+
+class EnvelopeBuilder:
+    """Builds request bodies for one batched route by joining prepared item bytes."""
+
+    def __init__(self, route: Route, constants: Mapping[str, Any], use_gzip: bool) -> None:
+        batch = route.batch
+        assert batch is not None
+        self.batch = batch
+        self.constants = constants
+        self.gzip = use_gzip
+        self.needs_items = _needs_items(batch)
+        head = {}
+        for name in batch.envelope:
+            if name not in constants:
+                raise KeyError(f"{route.key}: envelope constant {name!r} missing from constants")
+            head[name] = constants[name]
+        self.head = _dumps(head)[:-1]  # '{...' without the closing brace
+        self.items_key = json.dumps(batch.items).encode()
+
+    def build(self, entries: list[Entry]) -> bytes:
+        batch = self.batch
+        if batch.hoist:
+            split = [split_item(e.data) for e in entries]
+            items = [s[0] for s in split]
+        else:
+            split = []
+            items = [e.data for e in entries]
+        parts = [self.head]
+        if batch.derive:
+            env_items: list[Any] = [json.loads(b) for b in items] if self.needs_items else []
+            env = Env([], self.constants, 0, env_items)
+            fields = {}
+            for d in batch.derive:
+                fields[d.target] = evaluate(d.value, env)
+            parts.append(_dumps(fields)[1:-1])
+        parts.append(self.items_key + b":[" + b",".join(items) + b"]")
+        for i, name in enumerate(batch.hoist, start=1):
+            elems = [s[i][1:-1] for s in split if len(s) > i and len(s[i]) > 2]
+            if elems:
+                parts.append(json.dumps(name).encode() + b":[" + b",".join(elems) + b"]")
+        head = parts[0]
+        rest = b",".join(p for p in parts[1:] if p)
+        body = head + (b"," if len(head) > 1 and rest else b"") + rest + b"}"
+        return gzip.compress(body, config.GZIP_LEVEL) if self.gzip else body
+
+
+def item_dict(data: bytes) -> dict[str, Any]:
+    """The item as a dict for ``after_send`` (hoisted lists put back under their names)."""
+    obj: dict[str, Any] = json.loads(item_json(data))
+    return obj
+
+
+def hoisted_dict(route: Route, data: bytes) -> dict[str, Any]:
+    obj = item_dict(data)
+    if route.batch is not None and route.batch.hoist:
+        for name, raw in zip(route.batch.hoist, split_item(data)[1:], strict=False):
+            with contextlib.suppress(ValueError):
+                obj[name] = json.loads(raw)
+    return obj
