@@ -138,6 +138,37 @@ def delivery() -> None:
     )
 
 
+def batched_runtime() -> None:
+    """The runtime's batched path (issue 3's first half): a batched Route to a stdlib sink."""
+    result = measure("batched_runtime.py", N_DELIVERY, 256)
+    table(
+        f"Runtime, batched: {N_DELIVERY:,} items, 256 per request, to a stdlib sink that parses "
+        "and counts (the generated batched services and the reference-server comparison are "
+        "not built yet)",
+        ["figure", "value"],
+        [
+            [
+                "delivered events/s (first submit -> flush() returns)",
+                result["delivered_events_per_s"],
+            ],
+            ["requests", result["batches_sent"]],
+            [
+                "caller us/item, 300-char text, redaction declared",
+                result["caller_us_median_300char_redaction_declared"],
+            ],
+            [
+                "caller us/item, same item, no redaction",
+                result["caller_us_median_300char_no_redaction"],
+            ],
+            ["worker us to redact 300 clean chars", result["worker_redact_us_300char_clean"]],
+            [
+                "worker us to redact 300 chars with an email and an AWS key",
+                result["worker_redact_us_300char_with_secrets"],
+            ],
+        ],
+    )
+
+
 def generator() -> None:
     def timed(*cmd: str) -> float:
         started = time.perf_counter()
@@ -166,3 +197,4 @@ if __name__ == "__main__":
     hot_path()
     generator()
     delivery()
+    batched_runtime()
