@@ -292,6 +292,7 @@ class _Builder:
         if delivery == "queued":
             response_model = None
 
+        stream = self.prepared.stream_item.get(http_key)
         template = path
         for wire, py in path_names.items():
             template = template.replace("{" + wire + "}", "{" + py + "}")
@@ -325,6 +326,8 @@ class _Builder:
             body_kind=body_kind,
             content_type=content_type,
             raw=raw,
+            stream_item_model=stream[0] if stream else None,
+            stream_media_type=stream[1] if stream else None,
         )
 
     def default_key(self, method: str, path: str, op: dict[str, Any]) -> str:
@@ -503,6 +506,26 @@ class _Qualify(ast.NodeTransformer):
         if node.id in self.imports:
             self.used.add(node.id)
         return node
+
+
+# PEP 440, as written in its appendix (canonical public versions and local labels).
+_PEP440 = re.compile(
+    r"v?(?:\d+!)?\d+(?:\.\d+)*(?:[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?"
+    r"(?:-\d+|[-_.]?(?:post|rev|r)[-_.]?\d*)?(?:[-_.]?dev[-_.]?\d*)?"
+    r"(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?",
+    re.IGNORECASE,
+)
+
+
+def distribution_version(version: str) -> str:
+    """The version of the generated distribution: `info.version` when it is a PEP 440 version,
+    else `0.0.0+<its letters and digits>` (or `0.0.0` when none are left), because pip and
+    hatchling refuse anything else. `info.version` itself is kept verbatim in `__version__`."""
+    text = version.strip()
+    if _PEP440.fullmatch(text):
+        return text
+    label = ".".join(re.findall(r"[A-Za-z0-9]+", text)).lower()
+    return f"0.0.0+{label}" if label else "0.0.0"
 
 
 def build_version(

@@ -65,6 +65,11 @@ class Operation:
     body_kind: str = "json"
     content_type: str = "application/json"
     raw: bool = False
+    # OpenAPI 3.2 `itemSchema` of a streamed response (text/event-stream, application/jsonl):
+    # the model of one item, and the media type. Kept for the runtime; methods still return
+    # `return_annotation` until the runtime can iterate a stream.
+    stream_item_model: str | None = None
+    stream_media_type: str | None = None
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -139,6 +144,7 @@ class ServicePackage:
     distribution: str
     folder: str
     versions: list[ServiceVersion]  # ascending by major
+    version: str = "0.0.0"  # PEP 440 version of the distribution (build.distribution_version)
 
     @property
     def latest(self) -> ServiceVersion:

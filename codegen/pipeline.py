@@ -1,7 +1,8 @@
 """The generator's data flow, top to bottom, for one service folder:
 
-spec files -> load -> validate -> prepare schemas -> pydantic models -> service model
--> render templates -> ruff -> {path: text}
+spec files -> load -> precheck (bad defaults dropped) -> prepare schemas -> pydantic models
+-> service model -> render templates -> ruff -> {path: text}, with the OpenAPI validator in a
+forked child alongside the models step; its verdict is applied before the service model.
 
 Results are cached by the content of the spec files and of the generator itself, so an
 unchanged spec costs one hash, not a validation and a models run.
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from codegen import names
 from codegen.errors import Problem, SpecError
@@ -24,6 +27,7 @@ from codegen.errors import Problem, SpecError
 if TYPE_CHECKING:
     from codegen.model import ServiceVersion
 
+T = TypeVar("T")
 SPEC_NAME = re.compile(r"^v(\d+)\.(ya?ml|json)$")
 CODEGEN_DIR = Path(__file__).resolve().parent
 TEMPLATES = CODEGEN_DIR.parent / "templates"
@@ -70,14 +74,29 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
     from codegen.load import load_document
     from codegen.pymodels import generate_models
     from codegen.schemas import prepare
-    from codegen.validate import validate
+    from codegen.validate import _is_default, judge, openapi_errors, precheck
 
     doc = load_document(path)
-    for warning in validate(doc, lenient=lenient):
-        print(f"warning: {warning} (--lenient: generating anyway)", file=sys.stderr)
     file = doc.display_path
-    prepared = prepare(doc.data, file)
-    models = generate_models(prepared.document, file, prepared.aliases)
+    warnings = precheck(doc)
+    # The OpenAPI validator (seconds on big specs) runs in a child process while the models
+    # are generated; its verdict is applied before anything is built from them.
+    pending = in_child(openapi_errors, doc.data)
+    failure: BaseException | None = None
+    try:
+        prepared = prepare(doc.data, file)
+        models = generate_models(prepared.document, file, prepared.aliases)
+    except Exception as exc:  # noqa: BLE001 - the validator's account of a bad spec comes first
+        failure = exc
+    found = pending()
+    redo = any(_is_default(doc.data, p) for p, _ in found)
+    for warning in judge(doc, found, warnings, lenient=lenient):
+        print(f"warning: {warning}", file=sys.stderr)
+    if failure is not None:
+        raise failure
+    if redo:  # the validator found a bad default our own walk missed: it is gone now
+        prepared = prepare(doc.data, file)
+        models = generate_models(prepared.document, file, prepared.aliases)
     version = build_version(doc.data, file, doc.sha256, folder, prepared, models)
     expected = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
     # Pre-1.0 APIs (0.x.y) live in v1.yaml: semver gives them no stable major of their own.
@@ -89,8 +108,42 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
     return version
 
 
+def in_child(func: Callable[[Any], T], arg: Any) -> Callable[[], T]:
+    """Start `func(arg)` in a forked child (the argument is shared, not copied or pickled) and
+    return a function that waits for its result. Without fork it runs when asked."""
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return lambda: func(arg)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            send.send((True, func(arg)))
+        except BaseException as exc:  # noqa: BLE001 - reported in the parent
+            send.send((False, f"{type(exc).__name__}: {exc}"))
+
+    proc = ctx.Process(target=child, daemon=True)
+    proc.start()
+    send.close()
+
+    def result() -> T:
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            ok, value = False, f"process exited with code {proc.exitcode}"
+        finally:
+            receive.close()
+            proc.join()
+        if not ok:
+            raise RuntimeError(f"{getattr(func, '__name__', 'child')} failed: {value}")
+        return cast(T, value)
+
+    return result
+
+
 def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str, str]:
     """Every file of one service's package, formatted."""
+    from codegen.build import distribution_version
     from codegen.fmt import format_python
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
@@ -113,6 +166,7 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
         distribution=package.replace("_", "-"),
         folder=package,
         versions=versions,
+        version=distribution_version(versions[-1].version),
     )
     return format_python(render_package(pkg, environment()))
 

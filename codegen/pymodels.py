@@ -139,24 +139,27 @@ def _ignore_literal_overrides(source: str) -> str:
                 return found
         return None
 
-    lines: set[int] = set()
+    lines: dict[int, str] = {}
     for cls in classes.values():
         for stmt in cls.body:
             if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
                 continue
-            if "Literal[" not in ast.unparse(stmt.annotation):
-                continue
             inherited = base_field(cls, stmt.target.id)
             if inherited is None:
                 continue
+            own = ast.unparse(stmt.annotation)
             used = {n.id for n in ast.walk(inherited) if isinstance(n, ast.Name)}
-            if used & set(classes):
-                lines.add(stmt.lineno)
+            if "Literal[" in own and used & set(classes):
+                lines[stmt.lineno] = "  # type: ignore[assignment]"
+            elif own != ast.unparse(inherited):
+                # Another type than the parent's (a variant of an allOf whose property differs):
+                # maybe a subtype, maybe not; only mypy knows, so the ignore may go unused.
+                lines[stmt.lineno] = "  # type: ignore[assignment, unused-ignore]"
     if not lines:
         return source
     out = source.splitlines()
-    for line in lines:
-        out[line - 1] += "  # type: ignore[assignment]"
+    for line, comment in lines.items():
+        out[line - 1] += comment
     return "\n".join(out) + "\n"
 
 
@@ -177,7 +180,9 @@ def _drop_email_import(match: re.Match[str]) -> str:
 def _cast_model_defaults(source: str) -> str:
     """`filters: Filters | None = {"a": []}` is what the models generator writes for an object
     default (pydantic validates it, `validate_default=True`); mypy rejects a dict there, so the
-    literal is wrapped in `cast(Any, ...)`, which changes nothing at run time."""
+    literal is wrapped in `cast(Any, ...)`, which changes nothing at run time. The same for a
+    constant on a model-typed field, a string on a non-string type (`AnyUrl`), and `None` on
+    a field whose type has no None (`default: null` without `nullable`)."""
     tree = ast.parse(source)
     classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     edits: list[tuple[int, int, int, int]] = []
@@ -187,14 +192,11 @@ def _cast_model_defaults(source: str) -> str:
         for stmt in node.body:
             if not (
                 isinstance(stmt, ast.AnnAssign)
-                and (
-                    isinstance(stmt.value, (ast.Dict, ast.List))
-                    or (isinstance(stmt.value, ast.Constant) and stmt.value.value is not None)
-                )
+                and isinstance(stmt.value, (ast.Dict, ast.List, ast.Constant))
             ):
                 continue
             used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
-            if used & classes:
+            if _needs_cast(stmt.value, stmt.annotation, used, classes):
                 v = stmt.value
                 edits.append(
                     (v.lineno, v.col_offset, v.end_lineno or v.lineno, v.end_col_offset or 0)
@@ -210,6 +212,39 @@ def _cast_model_defaults(source: str) -> str:
     if not sep:
         return "from typing import Any, cast\n" + text
     return head + sep + "\nfrom typing import Any, cast\n" + rest
+
+
+def _needs_cast(value: ast.expr, annotation: ast.expr, used: set[str], classes: set[str]) -> bool:
+    """Whether mypy would reject this default for this annotation although pydantic takes it."""
+    if isinstance(value, ast.Constant) and value.value is None:
+        # `default: null` on a schema that is not nullable: the annotation has no None
+        inner = annotation
+        if isinstance(inner, ast.Subscript) and ast.unparse(inner.value) == "Annotated":
+            elts = inner.slice.elts if isinstance(inner.slice, ast.Tuple) else [inner.slice]
+            inner = elts[0]
+        top = [inner]
+        while top and isinstance(top[-1], ast.BinOp):  # X | Y | None
+            node = top.pop()
+            assert isinstance(node, ast.BinOp)
+            top += [node.left, node.right]
+        nullable = any(
+            (isinstance(n, ast.Constant) and n.value is None)
+            or ast.unparse(n).split("[")[0] in ("Any", "Optional")
+            for n in top
+        )
+        return not nullable
+    return bool(used & classes) or _foreign_constant(value, used)
+
+
+_STR_TYPES = frozenset({"str", "Any", "Literal"})
+
+
+def _foreign_constant(value: ast.expr, used: set[str]) -> bool:
+    """A string default on a field typed `AnyUrl`, `UUID`, `datetime`...: pydantic accepts the
+    text, mypy does not."""
+    return (
+        isinstance(value, ast.Constant) and isinstance(value.value, str) and not (used & _STR_TYPES)
+    )
 
 
 def _strip_banner(source: str) -> str:

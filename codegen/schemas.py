@@ -28,6 +28,8 @@ class PreparedSchemas:
     response_class: dict[str, str] = field(default_factory=dict)  # "METHOD path" -> class
     aliases: dict[str, str] = field(default_factory=dict)  # "Class.wire" -> python name
     request_media: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (kind, type)
+    # "METHOD path" -> (class, media type) of a 3.2 `itemSchema` on a streamed 2xx response
+    stream_item: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def json_media(content: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
@@ -36,6 +38,15 @@ def json_media(content: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | N
         base = media.split(";")[0].strip().lower()
         if base in JSON_TYPES or base.endswith("+json"):
             return media, entry if isinstance(entry, dict) else {}
+    return None
+
+
+def stream_media(content: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """(media type, item schema) of the first media type with an OpenAPI 3.2 `itemSchema`:
+    `text/event-stream`, `application/jsonl`, `application/json-seq`... one schema per item."""
+    for media, entry in sorted((content or {}).items()):
+        if isinstance(entry, dict) and isinstance(entry.get("itemSchema"), dict):
+            return media, entry["itemSchema"]
     return None
 
 
@@ -159,11 +170,17 @@ def prepare(data: dict[str, Any], file: str) -> PreparedSchemas:
             if not (status.startswith("2") and len(status) == 3):
                 continue
             response = deref(doc, op["responses"][status])
-            found = json_media(response.get("content") if isinstance(response, dict) else None)
+            content = response.get("content") if isinstance(response, dict) else None
+            found = json_media(content)
             if found is not None and isinstance(found[1].get("schema"), dict):
                 prepared.response_class[key] = _named(
                     doc, renamed, found[1]["schema"], f"{op_name}Response", taken
                 )
+            stream = stream_media(content)
+            if stream is not None:
+                media_type, item_schema = stream
+                item_class = _named(doc, renamed, item_schema, f"{op_name}StreamItem", taken)
+                prepared.stream_item[key] = (item_class, media_type)
             break
 
     for class_name, schema in sorted(renamed.items()):
@@ -233,13 +250,14 @@ def _pin_discriminators(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
 
 
 def _rewrite_refs(node: Any, mapping: dict[str, str]) -> None:
+    """`#/components/schemas/<old>[/...]` -> `.../<new>[/...]`: one dict lookup per ref."""
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str):
-            for old, new in mapping.items():
-                if ref == old or ref.startswith(old + "/"):
-                    node["$ref"] = new + ref[len(old) :]
-                    break
+        if isinstance(ref, str) and ref.startswith(SCHEMA_PREFIX):
+            name, sep, rest = ref[len(SCHEMA_PREFIX) :].partition("/")
+            new = mapping.get(SCHEMA_PREFIX + name)
+            if new is not None:
+                node["$ref"] = new + sep + rest
         for value in node.values():
             _rewrite_refs(value, mapping)
     elif isinstance(node, list):

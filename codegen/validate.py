@@ -15,36 +15,82 @@ from openapi_spec_validator import (
 
 from codegen import extensions
 from codegen.errors import Problem, SpecError, pointer
-from codegen.load import Document
+from codegen.load import Document, resolve_pointer
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 
+
+# openapi-spec-validator checks each schema (and each schema's `default`) with a validator of
+# its own, so those errors carry a path relative to that schema. These subclasses prefix the
+# schema's own location to the path of every error they pass on (the innermost one does it and
+# marks the error with `_ingest_base`), so the pointer we print is absolute.
+_BASE = "_ingest_base"
+
+
+def _located(cls: type[Any], suffix: tuple[str, ...] = ()) -> type[Any]:
+    def __call__(self: Any, schema: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
+        for error in cls.__call__(self, schema, *args, **kwargs):
+            if not hasattr(error, _BASE) and hasattr(error, "path"):
+                setattr(error, _BASE, True)
+                error.path.extendleft(reversed((*schema.parts, *suffix)))
+            yield error
+
+    return type(cls.__name__, (cls,), {"__call__": __call__})
+
+
+def _with_locations(spec_validator: type[Any]) -> type[Any]:
+    registry = dict(spec_validator.keyword_validators)
+    registry["schema"] = _located(registry["schema"])
+    registry["default"] = _located(registry["default"], ("default",))
+    return type(spec_validator.__name__, (spec_validator,), {"keyword_validators": registry})
+
+
 _VALIDATORS: dict[str, Any] = {
-    "3.0": OpenAPIV30SpecValidator,
-    "3.1": OpenAPIV31SpecValidator,
-    "3.2": OpenAPIV32SpecValidator,
+    "3.0": _with_locations(OpenAPIV30SpecValidator),
+    "3.1": _with_locations(OpenAPIV31SpecValidator),
+    "3.2": _with_locations(OpenAPIV32SpecValidator),
 }
+_MESSAGE_LIMIT = 300
+
+
+Found = list[tuple[tuple[Any, ...], str]]  # (absolute path, message) per validator error
 
 
 def validate(doc: Document, *, lenient: bool = False) -> list[Problem]:
-    """Raise SpecError listing every problem in the document, or return quietly.
+    """Raise SpecError listing every problem in the document, or return its warnings.
 
     With `lenient`, OpenAPI violations (not `x-ingest` ones, not unreadable structure) are
-    returned as warnings instead; a `default` that violates its schema is dropped, because the
-    models could not type-check with it. docs/corpus.md lists what real specs get wrong.
+    returned as warnings instead. In both modes a `default` that does not validate against its
+    own schema (found by `drop_bad_defaults`, or by the validator where that walk does not
+    look) is dropped with a warning: it could never be sent, and the models would not
+    type-check with it. docs/corpus.md lists what real specs get wrong.
+
+    The pipeline runs the same three steps, with `openapi_errors` in a child process.
     """
+    warnings = precheck(doc)
+    return judge(doc, openapi_errors(doc.data), warnings, lenient=lenient)
+
+
+def precheck(doc: Document) -> list[Problem]:
+    """The cheap checks that must pass before anything else runs; bad defaults dropped."""
     file = doc.display_path
     version = str(doc.data.get("openapi", ""))
-    validator_cls = _VALIDATORS.get(version[:3])
-    if validator_cls is None:
+    if version[:3] not in _VALIDATORS:
         raise SpecError.single(
             file, "/openapi", f"unsupported OpenAPI version {version!r}: expected 3.0, 3.1 or 3.2"
         )
     problems = _check_top_level(doc.data, file)
     if problems:
         raise SpecError(problems)
-    errors = validator_cls(doc.data).iter_errors()
-    paths: list[tuple[Any, ...]] = []
+    return drop_bad_defaults(doc.data, file)
+
+
+def openapi_errors(data: dict[str, Any]) -> Found:
+    """Every openapi-spec-validator error as (absolute path, message). The slow part: seconds
+    on big specs. A validator crash (badly typed documents trip it) is one error at the root."""
+    validator_cls = _VALIDATORS[str(data.get("openapi", ""))[:3]]
+    errors = validator_cls(data).iter_errors()
+    found: Found = []
     while True:
         try:
             error = next(errors)
@@ -52,28 +98,147 @@ def validate(doc: Document, *, lenient: bool = False) -> list[Problem]:
             break
         except Exception as exc:  # noqa: BLE001 - the validator trips over badly typed documents
             # Its schema pass reports the cause first; if it did not, say what tripped it.
-            if not problems:
-                problems.append(Problem(file, "", f"document structure is invalid ({exc!r})"))
+            if not found:
+                found.append(((), f"document structure is invalid ({exc!r})"))
             break
-        problems.append(Problem(file, pointer(*error.path), error.message))
-        paths.append(tuple(error.path))
+        found.append((tuple(error.path), str(error.message)))
+    return found
+
+
+def judge(
+    doc: Document, found: Found, warnings: list[Problem], *, lenient: bool = False
+) -> list[Problem]:
+    """Turn the validator's errors into a SpecError, or (lenient) into warnings; errors about a
+    `default` only drop it. Returns every warning, `warnings` (from `precheck`) last."""
+    file = doc.display_path
+    problems: list[Problem] = []
+    bad_defaults: Found = []
+    for path, message in found:
+        if _is_default(doc.data, path):
+            bad_defaults.append((path, message))
+        else:
+            problems.append(Problem(file, pointer(*path), _shorten(message)))
     extension_problems = check_extensions(doc.data, file)
+    out: list[Problem] = []
     if lenient and problems and not extension_problems and problems[0].pointer != "":
-        warnings = []
-        for problem, path in zip(problems, paths, strict=True):
-            note = ""
-            if path and path[-1] == "default":
-                parent = doc.data
-                for part in path[:-1]:
-                    parent = parent[part]
-                parent.pop("default", None)
-                note = " (default dropped)"
-            warnings.append(Problem(problem.file, problem.pointer, problem.message + note))
-        return _dedupe(warnings)
+        out = [
+            Problem(p.file, p.pointer, p.message + " (--lenient: generating anyway)")
+            for p in problems
+        ]
+        problems = []
     problems.extend(extension_problems)
     if problems:
         raise SpecError(_dedupe(problems))
-    return []
+    for path, reason in bad_defaults:
+        _node_at(doc.data, path[:-1]).pop("default", None)
+        message = f"default does not match its schema: {_shorten(reason)} (dropped)"
+        out.append(Problem(file, pointer(*path), message))
+    return _dedupe(out + warnings)
+
+
+def _node_at(data: dict[str, Any], path: tuple[Any, ...]) -> Any:
+    """The node a validator path names. The validator walks through `$ref`s, so its paths can
+    pass through one: follow it where the path goes on. KeyError when there is none."""
+    node: Any = data
+    for part in path:
+        while isinstance(node, dict) and part not in node and isinstance(node.get("$ref"), str):
+            node = resolve_pointer(data, node["$ref"])
+        try:
+            node = node[part]
+        except (IndexError, TypeError) as exc:
+            raise KeyError(part) from exc
+    return node
+
+
+def _is_default(data: dict[str, Any], path: tuple[Any, ...]) -> bool:
+    """An error about a schema's `default` value (not about a property named `default`)."""
+    if len(path) < 2 or path[-1] != "default" or path[-2] in _NAME_MAPS:
+        return False
+    try:
+        node = _node_at(data, path[:-1])
+    except KeyError:
+        return False
+    return isinstance(node, dict) and "default" in node
+
+
+def _shorten(message: str) -> str:
+    """The validator quotes whole schemas in some messages: keep a line a person can read."""
+    message = " ".join(message.split())
+    if len(message) <= _MESSAGE_LIMIT:
+        return message
+    return message[: _MESSAGE_LIMIT - 5] + " ... " + message[-40:]
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _fits_type(value: Any, kind: str) -> bool:
+    if kind == "null":
+        return value is None
+    if isinstance(value, bool) and kind != "boolean":
+        return False
+    if kind == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _JSON_TYPES.get(kind, (object,)))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and (isinstance(a, bool) == isinstance(b, bool))
+
+
+def _default_problem(schema: dict[str, Any]) -> str | None:
+    """Why a schema's `default` does not satisfy the schema's own `type`, `enum` or `const`."""
+    value = schema["default"]
+    if value is None:  # `default: null` is harmless: the field is optional either way
+        return None
+    kind = schema.get("type")
+    kinds = [kind] if isinstance(kind, str) else kind if isinstance(kind, list) else []
+    if kinds and not any(_fits_type(value, k) for k in kinds if isinstance(k, str)):
+        return f"default {value!r} is not of type {' or '.join(map(str, kinds))}"
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum and not any(_same(value, v) for v in enum):
+        return f"default {value!r} is not one of the enum values"
+    if "const" in schema and not _same(value, schema["const"]):
+        return f"default {value!r} is not the const value"
+    return None
+
+
+def drop_bad_defaults(data: dict[str, Any], file: str) -> list[Problem]:
+    """Remove every schema `default` that contradicts its own schema; one warning each.
+
+    Always, not only with --lenient: such a default can never be the value of a valid instance,
+    the OpenAPI validator does not always see it (it checks defaults of component schemas, not
+    every nested one), and dropping it loses nothing a client could send."""
+    found: list[Problem] = []
+
+    def visit(node: Any, path: tuple[str, ...], names_only: bool) -> None:
+        if isinstance(node, dict):
+            if not names_only and "default" in node and ("type" in node or "enum" in node):
+                reason = _default_problem(node)
+                if reason is not None:
+                    del node["default"]
+                    found.append(
+                        Problem(file, pointer(*path, "default"), _shorten(reason) + " (dropped)")
+                    )
+            for key, value in node.items():
+                if not names_only and key in _DATA_KEYWORDS:
+                    continue
+                if key == extensions.KEY:
+                    continue
+                visit(value, (*path, str(key)), not names_only and key in _NAME_MAPS)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                visit(item, (*path, str(i)), False)
+
+    visit(data, (), False)
+    return found
 
 
 _TOP_LEVEL_MAPPINGS = ("info", "paths", "components", "webhooks")
