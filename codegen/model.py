@@ -65,6 +65,9 @@ class Operation:
     body_kind: str = "json"
     content_type: str = "application/json"
     raw: bool = False
+    # Extra `Route(...)` keyword arguments (batch, derive, redact, sign, omit_none) as Python
+    # source built from the spec's recipes, every spec string through repr().
+    route_extras: tuple[str, ...] = ()
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -100,6 +103,18 @@ class Mode:
     muted: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Setting:
+    """A client keyword argument that may come from an environment variable."""
+
+    name: str
+    annotation: str  # `str`, `int`, `float` or `bool`
+    env: str | None
+    default: str  # Python source; "None" when there is none
+    required: bool
+    doc: str = ""
+
+
 @dataclass
 class ServiceVersion:
     """One major version of a service, rendered as `<package>.v<major>`."""
@@ -129,6 +144,11 @@ class ServiceVersion:
     runtime_exports: list[str]  # runtime names the version package re-exports
     export_names: list[str]  # the version package's __all__
     has_raw: bool = False  # some operation needs the generated `_http` module
+    constants: tuple[Setting, ...] = ()  # values recipes and envelopes read by name
+    signs: bool = False  # some route signs: the client takes `signing_key`
+    env: dict[str, str] = field(default_factory=dict)  # token/base_url/signing_key -> env var
+    has_recipes: bool = False  # some route derives, redacts or signs: hooks and local files
+    has_batches: bool = False  # some route is batched: batch size, interval and gzip knobs
 
 
 @dataclass

@@ -66,7 +66,8 @@ def generator_fingerprint() -> str:
 
 
 def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVersion:
-    from codegen.build import build_version
+    from codegen.batching import plan_batches
+    from codegen.build import build_version, operations_of
     from codegen.load import load_document
     from codegen.pymodels import generate_models
     from codegen.schemas import prepare
@@ -77,8 +78,11 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
         print(f"warning: {warning} (--lenient: generating anyway)", file=sys.stderr)
     file = doc.display_path
     prepared = prepare(doc.data, file)
+    batches = plan_batches(
+        prepared.document, file, operations_of(prepared.document), prepared.request_class
+    )
     models = generate_models(prepared.document, file, prepared.aliases)
-    version = build_version(doc.data, file, doc.sha256, folder, prepared, models)
+    version = build_version(doc.data, file, doc.sha256, folder, prepared, models, batches)
     expected = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
     # Pre-1.0 APIs (0.x.y) live in v1.yaml: semver gives them no stable major of their own.
     if version.major != expected and not (version.major == 0 and expected == 1):
