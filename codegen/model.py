@@ -8,7 +8,10 @@ and print; every string here that came from the spec is already sanitised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from codegen.handwritten import Handwritten
 
 Delivery = Literal["queued", "blocking"]
 
@@ -159,6 +162,13 @@ class ServicePackage:
     distribution: str
     folder: str
     versions: list[ServiceVersion]  # ascending by major
+    handwritten: list[Handwritten] = field(default_factory=list)  # specs/<svc>/python/*.py
+
+    @property
+    def all_exports(self) -> list[str]:
+        """The bare package's `__all__`: the newest major's names and the extensions'."""
+        mine = {name for module in self.handwritten for name in module.exports}
+        return sorted(mine | set(self.latest.export_names))
 
     @property
     def latest(self) -> ServiceVersion:

@@ -96,6 +96,7 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
 def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str, str]:
     """Every file of one service's package, formatted."""
     from codegen.fmt import format_python
+    from codegen.handwritten import load_handwritten
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
 
@@ -112,13 +113,25 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
                     )
                 ]
             )
+    handwritten = load_handwritten(folder.specs[0].parent)
+    clashes = set(versions[-1].export_names) & {n for h in handwritten for n in h.exports}
+    if clashes:
+        raise SpecError.single(
+            f"specs/{folder.name}/python",
+            "",
+            f"extension modules export names the generated client has: {sorted(clashes)}",
+        )
     pkg = ServicePackage(
         package=package,
         distribution=package.replace("_", "-"),
         folder=package,
         versions=versions,
+        handwritten=handwritten,
     )
-    return format_python(render_package(pkg, environment()))
+    files = format_python(render_package(pkg, environment()))
+    # Hand-written modules are copied as they are: formatting them is their author's job.
+    files.update({f"{package}/{package}/{h.name}.py": h.source for h in handwritten})
+    return files
 
 
 class Cache:
