@@ -62,8 +62,8 @@ def plan_batches(
         targets = {d["target"]: d["value"] for d in ext.get("derive") or []}
         signature = _find_signature(document, schemas[item_class], (), 0)
         derived = {t.split(".")[0].removesuffix("[]") for t in targets}
-        if signature is not None:
-            derived.add(signature[0].split(".")[0])
+        if signature is not None and "." not in signature[0]:
+            derived.add(signature[0])  # a nested signature stays an optional field of its object
         stamped = {
             t
             for t, value in targets.items()
