@@ -61,7 +61,8 @@ def plan_batches(
         item_class = ref[len(SCHEMA_PREFIX) :]
         targets = {d["target"]: d["value"] for d in ext.get("derive") or []}
         signature = _find_signature(document, schemas[item_class], (), 0)
-        derived = {t.split(".")[0].removesuffix("[]") for t in targets}
+        # `a.b` makes `a` the worker's; `a[].b` only fills the elements the caller passes in `a`.
+        derived = {t.split(".")[0] for t in targets if not t.split(".")[0].endswith("[]")}
         if signature is not None and "." not in signature[0]:
             derived.add(signature[0])  # a nested signature stays an optional field of its object
         stamped = {
@@ -69,10 +70,34 @@ def plan_batches(
             for t, value in targets.items()
             if "." not in t and "timestamp" in value and value["timestamp"] == t
         }
-        input_class = names.unique(f"{item_class}Input", set(schemas))
+        # Named after the operation (two operations may batch the same item differently).
+        op_name = names.pascal(op.get("operationId") or f"{method} {path}")
+        input_class = names.unique(f"{op_name}{item_class}", set(schemas))
         schemas[input_class] = _input_schema(
             document, schemas[item_class], derived, stamped, file, where
         )
+        for hoisted in batch.get("hoist") or []:
+            # An envelope list the worker fills from the items: callers pass it per item.
+            listed = (envelope_schema.get("properties") or {}).get(hoisted) or {}
+            hoisted_ref = (listed.get("items") or {}).get("$ref", "")
+            if not hoisted_ref.startswith(SCHEMA_PREFIX):
+                raise SpecError.single(
+                    file, pointer(*where, "hoist"), f"`{hoisted}` must be an array of a $ref"
+                )
+            nested = hoisted_ref[len(SCHEMA_PREFIX) :]
+            prefix = f"{hoisted}[]."
+            nested_derived = {
+                t[len(prefix) :].split(".")[0] for t in targets if t.startswith(prefix)
+            }
+            nested_input = names.unique(f"{op_name}{nested}", set(schemas))
+            schemas[nested_input] = _input_schema(
+                document, schemas[nested], nested_derived, set(), file, where
+            )
+            schemas[input_class]["properties"][hoisted] = {
+                "type": "array",
+                "items": {"$ref": SCHEMA_PREFIX + nested_input},
+                "default": [],
+            }
         planned[key] = BatchedItem(
             envelope_class=envelope,
             item_class=item_class,

@@ -23,6 +23,7 @@ from codegen.validate import HTTP_METHODS
 
 AUTOFILL_EXPRESSIONS = {"unix_seconds": "unix_seconds()", "uuid4": "new_uuid4()"}
 DERIVED = "derived"  # a body field the worker computes: neither an argument nor an autofill
+STAMPED = "stamped"  # a time the worker formats: an optional argument, else the call time
 CLIENT_ATTRIBUTES = frozenset(
     {"flush", "close", "stats", "transport", "register_hook", "mode", "base_url", "token"}
 )
@@ -119,7 +120,10 @@ class _Builder:
         namespace_list = _flatten(root)
         runtime_imports = {"Drop", "IngestClient", "Route", "Spool", "Transport"}
         for op in operations:
-            runtime_imports.update(a.expression.split("(")[0] for a in op.autofills)
+            runtime_imports.update(
+                "unix_seconds" if "unix_seconds()" in a.expression else a.expression.split("(")[0]
+                for a in op.autofills
+            )
             if op.static:
                 runtime_imports.add("call_blocking")
             if op.path_template:
@@ -265,7 +269,7 @@ class _Builder:
                 fills = self.autofill_fields(body_model)
                 if batched is not None:
                     fills.update({n: (DERIVED, False) for n in batched.derived})
-                    fills.update({n: ("unix_seconds", False) for n in batched.stamped})
+                    fills.update({n: (STAMPED, False) for n in batched.stamped})
                 cls = self.models.classes[body_model]
                 fields = self.models.fields(body_model)
                 field_params = []
@@ -274,7 +278,15 @@ class _Builder:
                 for f in fields:
                     if f.wire in fills:
                         kind, is_key = fills[f.wire]
-                        if kind and kind != DERIVED:
+                        if kind == STAMPED:
+                            # The caller may give the event time; else the call time is used.
+                            pname = names.unique(names.snake(f.wire), body_taken)
+                            field_params.append(
+                                Param(pname, f.name, "float | None", False, "None", "time")
+                            )
+                            expression = f"unix_seconds() if {pname} is None else {pname}"
+                            autofills.append(Autofill(f.name, expression))
+                        elif kind and kind != DERIVED:
                             autofills.append(Autofill(f.name, AUTOFILL_EXPRESSIONS[kind]))
                         if is_key:
                             idempotency_field = f.name

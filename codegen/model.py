@@ -25,7 +25,7 @@ class Param:
     annotation: str  # Python type expression, valid in client.py
     required: bool
     default: str  # Python source of the default; "" when required
-    location: Literal["body", "path", "query", "header", "cookie"]
+    location: Literal["body", "time", "path", "query", "header", "cookie"]
     doc: str = ""
 
 

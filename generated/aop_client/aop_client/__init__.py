@@ -39,8 +39,8 @@ from .v1 import (
     Stats,
     TraceBatch,
     TraceEvent,
-    TraceEventInput,
     TransportError,
+    UploadTraceBatchTraceEvent,
     ValidationRejected,
     __version__,
 )
@@ -76,8 +76,8 @@ __all__ = [
     "TraceBatch",
     "TraceBuilder",
     "TraceEvent",
-    "TraceEventInput",
     "TransportError",
+    "UploadTraceBatchTraceEvent",
     "ValidationRejected",
     "__version__",
 ]

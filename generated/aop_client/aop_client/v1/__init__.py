@@ -35,7 +35,7 @@ from .models import (
     SafetyCheck,
     TraceBatch,
     TraceEvent,
-    TraceEventInput,
+    UploadTraceBatchTraceEvent,
 )
 
 __version__ = "0.1.0"
@@ -68,8 +68,8 @@ __all__ = [
     "Stats",
     "TraceBatch",
     "TraceEvent",
-    "TraceEventInput",
     "TransportError",
+    "UploadTraceBatchTraceEvent",
     "ValidationRejected",
     "__version__",
 ]

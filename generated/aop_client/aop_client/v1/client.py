@@ -67,7 +67,7 @@ _EVENTS_EMIT = Route(
     category=None,
     auth=True,
     idempotency_field=None,
-    body=_models.TraceEventInput,
+    body=_models.UploadTraceBatchTraceEvent,
     omit_none=True,
     batch=Batch(
         "events",

@@ -162,7 +162,7 @@ class TraceEvent(BaseModel):
     meta: EventMeta
 
 
-class TraceEventInput(BaseModel):
+class UploadTraceBatchTraceEvent(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
