@@ -5,6 +5,7 @@ Scenarios of seed-contracts.md §3.8, through the seed README's own calls.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
