@@ -27,8 +27,8 @@ check: $(STAMP)
 	$(PYTHON) -m codegen generate --check
 	$(BIN)/ruff check codegen runtime tests bench
 	$(BIN)/ruff format --check codegen runtime tests bench
-	$(BIN)/ruff check --isolated --line-length 100 --extend-select I generated
-	$(BIN)/ruff format --check --isolated --line-length 100 generated
+	$(BIN)/ruff check --isolated --line-length 100 --target-version py310 --extend-select I generated
+	$(BIN)/ruff format --check --isolated --line-length 100 --target-version py310 generated
 	$(BIN)/mypy --strict codegen runtime/ingest_runtime $(foreach g,$(GENERATED),$(g)$(notdir $(g:/=)))
 
 # Every spec of the real-world corpus: generate, import, ruff, mypy --strict; prints a table.

@@ -138,6 +138,70 @@ def delivery() -> None:
     )
 
 
+SEGMENT_SINK = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def batched() -> None:
+    """A generated batched service (modelstat) next to the bare-loop limit and Segment."""
+    spec = ROOT / "specs" / "modelstat" / "v1.yaml"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("modelstat", "bare"):
+            with RefServer(spec, Path(tmp) / f"{mode}.db") as server:
+                result = measure("batched.py", mode, server.url, N_DELIVERY)
+                stored = server.stats().get("stored")
+            rows.append((mode, result, stored))
+    sink = subprocess.Popen([PY, "-c", SEGMENT_SINK], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(sink.stdout.readline()) if sink.stdout else 0
+        segment = measure("batched.py", "segment", f"http://127.0.0.1:{port}", N_DELIVERY)
+    finally:
+        sink.terminate()
+        sink.wait(5)
+    names = {
+        "modelstat": "modelstat client (generated + hand-written Client.record)",
+        "bare": "bare loop: validate, serialise, post 256/batch, pipelined (the limit)",
+    }
+    table_rows: list[list[object]] = [
+        [names[mode], r["events_per_s"], r["seconds"], stored, r["peak_rss_mb"]]
+        for mode, r, stored in rows
+    ]
+    table_rows.append(
+        [
+            "segment-analytics-python track() -> counting sink",
+            segment["events_per_s"],
+            segment["seconds"],
+            "",
+            segment["peak_rss_mb"],
+        ]
+    )
+    ours = float(rows[0][1]["events_per_s"])
+    table_rows.append(["ours / bare loop", ours / float(rows[1][1]["events_per_s"]), "", "", ""])
+    table_rows.append(["ours / Segment", ours / float(segment["events_per_s"]), "", "", ""])
+    table(
+        f"Batched delivery: {N_DELIVERY:,} modelstat events until flush() returns, reference "
+        "server (targets: >= 80% of the bare loop, >= 5x Segment)",
+        ["sender", "events/s", "seconds", "server stored", "peak RSS MB"],
+        table_rows,
+    )
+
+
 def batched_runtime() -> None:
     """The runtime's batched path (issue 3's first half): a batched Route to a stdlib sink."""
     result = measure("batched_runtime.py", N_DELIVERY, 256)
@@ -197,4 +261,5 @@ if __name__ == "__main__":
     hot_path()
     generator()
     delivery()
+    batched()
     batched_runtime()

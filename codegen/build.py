@@ -13,13 +13,17 @@ import re
 from typing import Any
 
 from codegen import extensions, names
+from codegen.batching import BatchedItem
 from codegen.errors import Problem, SpecError, pointer
-from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion
+from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion, Setting
 from codegen.pymodels import ModelField, ModelsModule
+from codegen.recipes import RecipeWriter
 from codegen.schemas import PreparedSchemas, deref
 from codegen.validate import HTTP_METHODS
 
 AUTOFILL_EXPRESSIONS = {"unix_seconds": "unix_seconds()", "uuid4": "new_uuid4()"}
+DERIVED = "derived"  # a body field the worker computes: neither an argument nor an autofill
+STAMPED = "stamped"  # a time the worker formats: an optional argument, else the call time
 CLIENT_ATTRIBUTES = frozenset(
     {"flush", "close", "stats", "transport", "register_hook", "mode", "base_url", "token"}
 )
@@ -66,7 +70,10 @@ class _Builder:
         folder: str,
         prepared: PreparedSchemas,
         models: ModelsModule,
+        batches: dict[str, BatchedItem] | None = None,
     ) -> None:
+        self.batches = batches or {}
+        self.recipes = RecipeWriter()
         self.data = data
         self.file = file
         self.sha256 = sha256
@@ -113,11 +120,22 @@ class _Builder:
         namespace_list = _flatten(root)
         runtime_imports = {"Drop", "IngestClient", "Route", "Spool", "Transport"}
         for op in operations:
-            runtime_imports.update(a.expression.split("(")[0] for a in op.autofills)
+            runtime_imports.update(
+                "unix_seconds" if "unix_seconds()" in a.expression else a.expression.split("(")[0]
+                for a in op.autofills
+            )
             if op.static:
                 runtime_imports.add("call_blocking")
             if op.path_template:
                 runtime_imports.add("expand_path")
+        runtime_imports.update(self.recipes.names)
+        constants = self.constants()
+        env = dict(sorted((self.ext.get("env") or {}).items()))
+        signs = "Sign" in self.recipes.names
+        if constants or env:
+            runtime_imports.add("setting")
+        if any(o.route_extras for o in operations):
+            runtime_imports.update({"AfterSend", "BeforeSend"})
         model_names = sorted(self.models.classes)
         reserved = {client_class, error_alias, *model_names}
         runtime_exports = [n for n in RUNTIME_EXPORTS if n not in reserved]
@@ -144,6 +162,12 @@ class _Builder:
             has_blocking=any(o.delivery == "blocking" for o in operations),
             has_instance_methods=any(not o.static for o in operations),
             has_raw=any(o.raw for o in operations),
+            constants=constants,
+            signs=signs,
+            has_recipes=any(o.route_extras for o in operations),
+            has_batches="Batch" in self.recipes.names,
+            requirements=tuple(sorted(self.recipes.requirements)),
+            env=env,
             namespace_list=namespace_list,
             runtime_imports=sorted(runtime_imports),
             runtime_exports=runtime_exports,
@@ -210,6 +234,9 @@ class _Builder:
             )
 
         body_model = self.prepared.request_class.get(http_key)
+        batched = self.batches.get(http_key)
+        if batched is not None:
+            body_model = batched.input_class  # callers submit items; the worker builds envelopes
         body_kind, content_type = self.prepared.request_media.get(
             http_key, ("json", "application/json")
         )
@@ -241,6 +268,9 @@ class _Builder:
                 self.problem(where, f"request body model {body_model!r} was not generated")
             else:
                 fills = self.autofill_fields(body_model)
+                if batched is not None:
+                    fills.update({n: (DERIVED, False) for n in batched.derived})
+                    fills.update({n: (STAMPED, False) for n in batched.stamped})
                 cls = self.models.classes[body_model]
                 fields = self.models.fields(body_model)
                 field_params = []
@@ -249,7 +279,15 @@ class _Builder:
                 for f in fields:
                     if f.wire in fills:
                         kind, is_key = fills[f.wire]
-                        if kind:
+                        if kind == STAMPED:
+                            # The caller may give the event time; else the call time is used.
+                            pname = names.unique(names.snake(f.wire), body_taken)
+                            field_params.append(
+                                Param(pname, f.name, "float | None", False, "None", "time")
+                            )
+                            expression = f"unix_seconds() if {pname} is None else {pname}"
+                            autofills.append(Autofill(f.name, expression))
+                        elif kind and kind != DERIVED:
                             autofills.append(Autofill(f.name, AUTOFILL_EXPRESSIONS[kind]))
                         if is_key:
                             idempotency_field = f.name
@@ -328,7 +366,49 @@ class _Builder:
             raw=raw,
             stream_item_model=stream[0] if stream else None,
             stream_media_type=stream[1] if stream else None,
+            route_extras=self.route_extras(ext, batched, where),
         )
+
+    def constants(self) -> tuple[Setting, ...]:
+        """Client settings from `info.x-ingest.constants`: keyword arguments, else env vars."""
+        found = []
+        for name, spec in sorted((self.ext.get("constants") or {}).items()):
+            annotation = _SCALARS.get(spec.get("type", "string"), "str")
+            default = repr(spec["default"]) if "default" in spec else "None"
+            found.append(
+                Setting(
+                    name=names.snake(name),
+                    annotation=annotation,
+                    env=spec.get("env"),
+                    default=default,
+                    required=bool(spec.get("required", False)),
+                    doc=names.docstring(spec.get("description")),
+                )
+            )
+        return tuple(found)
+
+    def route_extras(
+        self, ext: dict[str, Any], batched: BatchedItem | None, where: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """`Route` keyword arguments for batching, derived fields, redaction and signing."""
+        if not any(k in ext for k in ("batch", "derive", "redact", "omit_none")):
+            return ()
+        if ext.get("delivery") != "queued":
+            self.problem(where, "batch, derive, redact and omit_none need `delivery: queued`")
+            return ()
+        extras = []
+        if ext.get("omit_none"):
+            extras.append("omit_none=True")
+        if batched is not None:
+            extras.append(f"batch={self.recipes.batch(ext['batch'])}")
+        if ext.get("derive"):
+            extras.append(f"derive={self.recipes.derive(ext['derive'])}")
+        if ext.get("redact"):
+            extras.append(f"redact={self.recipes.redact(ext['redact'])}")
+        if batched is not None and batched.signature is not None:
+            target, recipe = batched.signature
+            extras.append(f"sign={self.recipes.sign(target, recipe)}")
+        return tuple(extras)
 
     def default_key(self, method: str, path: str, op: dict[str, Any]) -> str:
         op_id = op.get("operationId")
@@ -535,5 +615,6 @@ def build_version(
     folder: str,
     prepared: PreparedSchemas,
     models: ModelsModule,
+    batches: dict[str, BatchedItem] | None = None,
 ) -> ServiceVersion:
-    return _Builder(data, file, sha256, folder, prepared, models).build()
+    return _Builder(data, file, sha256, folder, prepared, models, batches).build()

@@ -22,6 +22,101 @@ AUTOFILL_KINDS = ("unix_seconds", "uuid4")
 _NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _DOTTED = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"}
 
+_PATH = {
+    "type": "string",
+    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\[\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\])?)*$",
+}
+
+
+def _single(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A recipe part that is one key: `{field: a.b}`, `{seq: true}`..."""
+    return {"required": [key], "properties": {key: schema}, "additionalProperties": False}
+
+
+#: A value computed on the worker (see docs/extensions.md "Recipes"): one key per part kind.
+PART_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "oneOf": [
+        {"required": ["field"], "properties": {"field": _PATH}, "additionalProperties": False},
+        {"required": ["const"], "properties": {"const": _NAME}, "additionalProperties": False},
+        {
+            "required": ["seq"],
+            "properties": {"seq": {"const": True}},
+            "additionalProperties": False,
+        },
+        {"required": ["millis"], "properties": {"millis": _PATH}, "additionalProperties": False},
+        {
+            "required": ["lit"],
+            "properties": {"lit": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        {
+            "required": ["new_id"],
+            "properties": {"new_id": {"const": True}},
+            "additionalProperties": False,
+        },
+        {
+            "required": ["item_values"],
+            "properties": {"item_values": _PATH},
+            "additionalProperties": False,
+        },
+        {
+            "required": ["json"],
+            "properties": {
+                "json": _PATH,
+                "separators": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+                "ensure_ascii": {"type": "boolean"},
+                "sort_keys": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        {
+            "required": ["join"],
+            "properties": {
+                "join": {"type": "array", "items": {"$ref": "#/$defs/part"}, "minItems": 1},
+                "sep": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        {
+            "required": ["hash"],
+            "properties": {
+                "hash": {"type": "array", "items": {"$ref": "#/$defs/part"}, "minItems": 1},
+                "algorithm": {"enum": ["sha256", "blake2b-256", "blake3"]},
+                "sep": {"type": "string"},
+                "prefix": {"type": "string"},
+                "length": {"type": "integer", "minimum": 1},
+                "sort": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        {
+            "required": ["timestamp"],
+            "properties": {
+                "timestamp": {"anyOf": [_PATH, {"type": "null"}]},
+                "format": {"enum": ["rfc3339_ms", "iso8601", "unix_s", "unix_ms"]},
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+_PART_REF = {"$ref": "#/$defs/part"}
+_DERIVE_LIST = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["target", "value"],
+        "properties": {"target": _PATH, "value": _PART_REF},
+        "additionalProperties": False,
+    },
+}
+
 INFO_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -36,6 +131,29 @@ INFO_SCHEMA: dict[str, Any] = {
             "minProperties": 1,
         },
         "default_mode": _NAME,
+        "constants": {
+            "type": "object",
+            "propertyNames": _NAME,
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "type": {"enum": ["string", "integer", "number", "boolean"]},
+                    "env": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"},
+                    "default": {"type": ["string", "integer", "number", "boolean"]},
+                    "required": {"type": "boolean"},
+                    "description": {"type": "string"},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "env": {
+            "type": "object",
+            "properties": {
+                k: {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"}
+                for k in ("token", "base_url", "signing_key")
+            },
+            "additionalProperties": False,
+        },
     },
 }
 
@@ -48,6 +166,32 @@ OPERATION_SCHEMA: dict[str, Any] = {
         "category": _NAME,
         "static": {"type": "boolean"},
         "returns": _NAME,
+        "batch": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": _NAME,
+                "max_items": {"type": "integer", "minimum": 1},
+                "max_bytes": {"type": "integer", "minimum": 1024},
+                "flush_interval": {"type": "number", "exclusiveMinimum": 0},
+                "envelope": {"type": "array", "items": _NAME},
+                "hoist": {"type": "array", "items": _NAME},
+                "derive": _DERIVE_LIST,
+                "item_key": {"type": "array", "items": _PATH, "minItems": 1},
+            },
+            "additionalProperties": False,
+        },
+        "derive": _DERIVE_LIST,
+        "redact": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path"],
+                "properties": {"path": _PATH, "max_chars": {"type": "integer", "minimum": 1}},
+                "additionalProperties": False,
+            },
+        },
+        "omit_none": {"type": "boolean"},
     },
 }
 
@@ -58,13 +202,26 @@ PROPERTY_SCHEMA: dict[str, Any] = {
         "autofill": {"enum": list(AUTOFILL_KINDS)},
         "idempotency_key": {"type": "boolean"},
         "python_name": _NAME,
+        "sign": {
+            "type": "object",
+            "required": ["message"],
+            "properties": {
+                "algorithm": {"const": "hmac-sha256"},
+                "key": _NAME,
+                "message": {"type": "array", "items": _PART_REF, "minItems": 1},
+            },
+            "additionalProperties": False,
+        },
     },
 }
 
 _VALIDATORS = {
-    "info": jsonschema.Draft202012Validator(INFO_SCHEMA),
-    "operation": jsonschema.Draft202012Validator(OPERATION_SCHEMA),
-    "property": jsonschema.Draft202012Validator(PROPERTY_SCHEMA),
+    level: jsonschema.Draft202012Validator({**schema, "$defs": {"part": PART_SCHEMA}})
+    for level, schema in (
+        ("info", INFO_SCHEMA),
+        ("operation", OPERATION_SCHEMA),
+        ("property", PROPERTY_SCHEMA),
+    )
 }
 _KNOWN_KEYS = {
     "info": INFO_SCHEMA["properties"],

@@ -8,7 +8,10 @@ and print; every string here that came from the spec is already sanitised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from codegen.handwritten import Handwritten
 
 Delivery = Literal["queued", "blocking"]
 
@@ -22,7 +25,7 @@ class Param:
     annotation: str  # Python type expression, valid in client.py
     required: bool
     default: str  # Python source of the default; "" when required
-    location: Literal["body", "path", "query", "header", "cookie"]
+    location: Literal["body", "time", "path", "query", "header", "cookie"]
     doc: str = ""
 
 
@@ -70,6 +73,9 @@ class Operation:
     # `return_annotation` until the runtime can iterate a stream.
     stream_item_model: str | None = None
     stream_media_type: str | None = None
+    # Extra `Route(...)` keyword arguments (batch, derive, redact, sign, omit_none) as Python
+    # source built from the spec's recipes, every spec string through repr().
+    route_extras: tuple[str, ...] = ()
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -105,6 +111,18 @@ class Mode:
     muted: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Setting:
+    """A client keyword argument that may come from an environment variable."""
+
+    name: str
+    annotation: str  # `str`, `int`, `float` or `bool`
+    env: str | None
+    default: str  # Python source; "None" when there is none
+    required: bool
+    doc: str = ""
+
+
 @dataclass
 class ServiceVersion:
     """One major version of a service, rendered as `<package>.v<major>`."""
@@ -134,6 +152,12 @@ class ServiceVersion:
     runtime_exports: list[str]  # runtime names the version package re-exports
     export_names: list[str]  # the version package's __all__
     has_raw: bool = False  # some operation needs the generated `_http` module
+    constants: tuple[Setting, ...] = ()  # values recipes and envelopes read by name
+    signs: bool = False  # some route signs: the client takes `signing_key`
+    env: dict[str, str] = field(default_factory=dict)  # token/base_url/signing_key -> env var
+    has_recipes: bool = False  # some route derives, redacts or signs: hooks and local files
+    has_batches: bool = False  # some route is batched: batch size, interval and gzip knobs
+    requirements: tuple[str, ...] = ()  # extra distribution dependencies (e.g. blake3)
 
 
 @dataclass
@@ -145,6 +169,13 @@ class ServicePackage:
     folder: str
     versions: list[ServiceVersion]  # ascending by major
     version: str = "0.0.0"  # PEP 440 version of the distribution (build.distribution_version)
+    handwritten: list[Handwritten] = field(default_factory=list)  # specs/<svc>/python/*.py
+
+    @property
+    def all_exports(self) -> list[str]:
+        """The bare package's `__all__`: the newest major's names and the extensions'."""
+        mine = {name for module in self.handwritten for name in module.exports}
+        return sorted(mine | set(self.latest.export_names))
 
     @property
     def latest(self) -> ServiceVersion:

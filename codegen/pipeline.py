@@ -70,7 +70,8 @@ def generator_fingerprint() -> str:
 
 
 def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVersion:
-    from codegen.build import build_version
+    from codegen.batching import plan_batches
+    from codegen.build import build_version, operations_of
     from codegen.load import load_document
     from codegen.pymodels import generate_models
     from codegen.schemas import prepare
@@ -85,6 +86,9 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
     failure: BaseException | None = None
     try:
         prepared = prepare(doc.data, file)
+        batches = plan_batches(
+            prepared.document, file, operations_of(prepared.document), prepared.request_class
+        )
         models = generate_models(prepared.document, file, prepared.aliases)
     except Exception as exc:  # noqa: BLE001 - the validator's account of a bad spec comes first
         failure = exc
@@ -96,8 +100,11 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
         raise failure
     if redo:  # the validator found a bad default our own walk missed: it is gone now
         prepared = prepare(doc.data, file)
+        batches = plan_batches(
+            prepared.document, file, operations_of(prepared.document), prepared.request_class
+        )
         models = generate_models(prepared.document, file, prepared.aliases)
-    version = build_version(doc.data, file, doc.sha256, folder, prepared, models)
+    version = build_version(doc.data, file, doc.sha256, folder, prepared, models, batches)
     expected = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
     # Pre-1.0 APIs (0.x.y) live in v1.yaml: semver gives them no stable major of their own.
     if version.major != expected and not (version.major == 0 and expected == 1):
@@ -145,6 +152,7 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
     """Every file of one service's package, formatted."""
     from codegen.build import distribution_version
     from codegen.fmt import format_python
+    from codegen.handwritten import load_handwritten
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
 
@@ -161,14 +169,26 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
                     )
                 ]
             )
+    handwritten = load_handwritten(folder.specs[0].parent)
+    clashes = set(versions[-1].export_names) & {n for h in handwritten for n in h.exports}
+    if clashes:
+        raise SpecError.single(
+            f"specs/{folder.name}/python",
+            "",
+            f"extension modules export names the generated client has: {sorted(clashes)}",
+        )
     pkg = ServicePackage(
         package=package,
         distribution=package.replace("_", "-"),
         folder=package,
         versions=versions,
         version=distribution_version(versions[-1].version),
+        handwritten=handwritten,
     )
-    return format_python(render_package(pkg, environment()))
+    files = format_python(render_package(pkg, environment()))
+    # Hand-written modules are copied as they are: formatting them is their author's job.
+    files.update({f"{package}/{package}/{h.name}.py": h.source for h in handwritten})
+    return files
 
 
 class Cache:

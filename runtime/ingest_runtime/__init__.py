@@ -3,7 +3,7 @@
 import logging as _logging
 
 from ._version import __version__
-from .batching import Batch
+from .batching import AfterSend, Batch, BeforeSend
 from .blocking import call_blocking
 from .client import IngestClient
 from .errors import (
@@ -35,6 +35,7 @@ from .recipes import (
 )
 from .redaction import Redact, Redactor
 from .routes import Route
+from .settings import setting
 from .spool import Record, Spool, SqliteSpool
 from .stats import Drop, Stats
 from .transport import (
@@ -50,9 +51,11 @@ from .transport import (
 _logging.getLogger("ingest_runtime").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "AfterSend",
     "ApiError",
     "AuthError",
     "Batch",
+    "BeforeSend",
     "Body",
     "Const",
     "Derive",
@@ -91,5 +94,6 @@ __all__ = [
     "call_blocking",
     "expand_path",
     "new_uuid4",
+    "setting",
     "unix_seconds",
 ]

@@ -20,8 +20,10 @@ SWARM_SPEC = SPECS / "swarm_analytics" / "v1.yaml"
 def start_server(tmp_path: Path) -> Iterator[Callable[..., RefServer]]:
     started: list[RefServer] = []
 
-    def start(spec: Path = SWARM_SPEC, port: int | None = None) -> RefServer:
-        server = RefServer(spec, tmp_path / f"server-{len(started)}.db", port)
+    def start(
+        spec: Path = SWARM_SPEC, port: int | None = None, secret: str | None = None
+    ) -> RefServer:
+        server = RefServer(spec, tmp_path / f"server-{len(started)}.db", port, secret=secret)
         started.append(server)
         return server
 

@@ -14,7 +14,9 @@ NOTES = ROOT / "tests/codegen/specs/notes.yaml"
 
 
 def run_client(generated: Path, package: str, script: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(generated / package)}
+    outer = os.environ.get("PYTHONPATH")
+    path = str(generated / package) + (os.pathsep + outer if outer else "")
+    env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
         capture_output=True,

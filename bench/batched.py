@@ -1,0 +1,123 @@
+"""One batched-delivery measurement in one fresh process; prints one JSON line.
+
+usage: python bench/batched.py MODE URL N
+  modelstat  the generated modelstat client (hand-written `Client.record()` on top): N calls,
+             then flush(); timed from the first call until flush() returns
+  bare       the limit: a loop that validates each event with the same pydantic model,
+             serialises batches of 256 and posts them, building the next batch while the
+             previous one is in flight (one sender thread, one keep-alive connection)
+  segment    segment-analytics-python track() (batched, default settings) to URL, then flush()
+
+modelstat and bare post to the reference server for specs/modelstat/v1.yaml; segment posts to
+a counting sink (the reference server has no Segment route). Peak RSS is ru_maxrss.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import queue
+import resource
+import sys
+import threading
+import time
+import uuid
+from urllib.parse import urlsplit
+
+logging.disable(logging.WARNING)
+BATCH = 256
+
+
+def run_modelstat(url: str, n: int) -> dict[str, object]:
+    from modelstat import Client, Config, LlmCall, TokenUsage
+
+    cfg = Config("msk_bench", "bench").with_remote(url)
+    cfg.buffer_capacity = n + 1000
+    ms = Client(cfg)
+    tokens = TokenUsage(input=800, output=120)
+    started = time.perf_counter()
+    for i in range(n):
+        ms.record(LlmCall("openai", f"s{i % 64}", model="gpt-x", tokens=tokens))
+    produced = time.perf_counter()
+    flushed = ms.flush(timeout=900)
+    finished = time.perf_counter()
+    dropped = ms.dropped()
+    ms.shutdown()
+    return {
+        "flushed": flushed,
+        "producer_s": produced - started,
+        "seconds": finished - started,
+        "dropped": dropped,
+    }
+
+
+def run_bare(url: str, n: int) -> dict[str, object]:
+    from modelstat.v1 import RawEvent
+
+    parts = urlsplit(url)
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    sent = [0]
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer msk_bench"}
+        while (body := outbox.get()) is not None:
+            conn.request("POST", "/v1/ingest", body, headers)
+            response = conn.getresponse()
+            response.read()
+            sent[0] += response.status == 200
+        conn.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    started = time.perf_counter()
+    events: list[bytes] = []
+    for i in range(n):
+        event = RawEvent.model_validate(
+            {
+                "source_event_id": "evt_" + uuid.uuid4().hex,
+                "ts": "2026-06-19T12:34:56.789Z",
+                "kind": "assistant_message",
+                "agent": "bench",
+                "provider": "openai",
+                "session_id": f"s{i % 64}",
+                "model": "gpt-x",
+                "tokens": {"input": 800, "output": 120},
+            }
+        )
+        events.append(event.__pydantic_serializer__.to_json(event, exclude_none=True))
+        if len(events) == BATCH or i == n - 1:
+            head = b'{"batch_id":"batch_%s","device_id":"dev","daemon_version":"bench","events":['
+            outbox.put(head % uuid.uuid4().hex.encode() + b",".join(events) + b"]}")
+            events = []
+    outbox.put(None)
+    thread.join()
+    return {"seconds": time.perf_counter() - started, "batches_ok": sent[0]}
+
+
+def run_segment(url: str, n: int) -> dict[str, object]:
+    from segment.analytics import Client
+
+    client = Client(write_key="wk", host=url, max_queue_size=n + 1000)
+    props = {"model": "gpt-x", "input": 800, "output": 120, "provider": "openai"}
+    started = time.perf_counter()
+    for i in range(n):
+        client.track(user_id=f"s{i % 64}", event="LLM Call", properties=props)
+    client.flush()
+    return {"seconds": time.perf_counter() - started}
+
+
+def main() -> None:
+    mode, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    runner = {"modelstat": run_modelstat, "bare": run_bare, "segment": run_segment}[mode]
+    out: dict[str, object] = {"mode": mode, "n": n, **runner(url, n)}
+    out["events_per_s"] = n / float(out["seconds"])  # type: ignore[arg-type]
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out), flush=True)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

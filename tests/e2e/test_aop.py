@@ -1,0 +1,132 @@
+"""AOP (specs/aop/v1.yaml + its hand-written aop.py) against the reference server.
+
+Scenarios of seed-contracts.md §5.8, run through the seed README's own calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from codegen.testing import free_port
+from tests.conftest import ROOT
+
+SPEC = ROOT / "specs/aop/v1.yaml"
+SALT = "org-salt"
+BATCH = "/api/trace-events/batch/"
+
+
+def run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def readme_events(server_url: str, **config: object) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in config.items())
+    return f"""
+        import json
+        import pydantic
+        from aop_client import AOPClient, ClientConfig
+        config = ClientConfig(api_key="aop_test", base_url={server_url!r}, agent_id=123,
+                              org_salt_key={SALT!r}, {settings})
+        client = AOPClient(config)
+        builder = client.trace_builder
+        client.start()
+        try:
+            builder.create_reasoning(goal="g", steps=[], safety_checks=[], uncertainty="unsure")
+        except pydantic.ValidationError:
+            print("bad uncertainty rejected")
+        try:
+            builder.create_custom(actor="agent", event_type="thought", payload={{}})
+        except pydantic.ValidationError:
+            print("bad type rejected")
+        builder.reset()
+        client.emit_event(builder.create_reasoning(
+            goal="Process customer refund request",
+            steps=[{{"step_id": "s1", "description": "Validate order ID", "decision": "proceed",
+                     "confidence": 0.95}}],
+            safety_checks=[{{"name": "policy_check", "result": "passed"}}], uncertainty="low"))
+        client.emit_event(builder.create_action_request(
+            action="create_ticket", params={{"order_id": "ORD-123", "reason": "défaut"}}))
+        for i in range(5):
+            client.emit_event(builder.create_final_output(text=f"done {{i}} é",
+                                                          structured={{"i": i}}))
+    """
+
+
+def signature(event: dict[str, object]) -> str:
+    meta = event["meta"]
+    assert isinstance(meta, dict)
+    text = str(meta["run_id"]) + str(event["seq"]) + json.dumps(event["payload"], ensure_ascii=True)
+    return hmac.new(SALT.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def test_readme_flow_batches_signs_and_stores_each_event_once(tmp_path: Path, start_server) -> None:
+    server = start_server(SPEC, secret=SALT)
+    script = readme_events(
+        server.url, batch_size=3, enable_local_replay=True, replay_dir=str(tmp_path / "replay")
+    )
+    proc = run(
+        script + "\n        client.stop()\n        print(json.dumps(client.get_stats()))", tmp_path
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines[:2] == ["bad uncertainty rejected", "bad type rejected"], proc.stderr
+    stats = json.loads(lines[-1])
+    assert stats["events_emitted"] == 7 and stats["events_sent"] == 7
+    assert stats["batches_sent"] == 3 and stats["events_dropped"] == 0
+
+    [run_request] = server.requests("/api/runs/")
+    assert run_request["body"]["run_id"] == stats["run_id"]
+    batches = server.requests(BATCH)
+    assert [len(r["body"]["events"]) for r in batches] == [3, 3, 1]
+    assert all(r["status"] == 200 for r in batches)
+    events = server.events("uploadTraceBatch")
+    assert [e["seq"] for e in events] == list(range(1, 8))
+    assert all(e["meta"]["signature"] == signature(e) for e in events)
+
+    [replay] = list((tmp_path / "replay").glob(f"replay_{stats['run_id']}_*.json"))
+    record = json.loads(replay.read_text())
+    assert record["event_count"] == 7 and record["metadata"]["stats"]["events_sent"] == 7
+
+
+def test_retries_keep_the_batch_and_fallback_is_replayed(tmp_path: Path, start_server) -> None:
+    port = free_port()
+    fallback = tmp_path / "fallback"
+    # Server down for good: the batch ends in the fallback directory, nothing is lost.
+    script = readme_events(
+        f"http://127.0.0.1:{port}", batch_size=100, max_retries=1, local_fallback_dir=str(fallback)
+    ).replace("client.start()", "")  # no server to create the run on
+    stop = "\n        client.stop(timeout=5)\n        print(client.get_stats()['fallback_saves'])"
+    down = run(script + stop, tmp_path)
+    assert down.stdout.strip().splitlines()[-1] == "7", down.stdout + down.stderr
+    assert len(list(fallback.iterdir())) == 1
+
+    server = start_server(SPEC, port=port, secret=SALT)
+    server.faults([503, 503, 200])
+    up = run(
+        f"""
+        from aop_client import AOPClient, ClientConfig
+        client = AOPClient(ClientConfig(api_key="aop_test", base_url={server.url!r}, agent_id=123,
+                                        org_salt_key={SALT!r},
+                                        local_fallback_dir={str(fallback)!r}))
+        client.stop(timeout=20)
+        print(client.get_stats()["events_sent"])
+    """,
+        tmp_path,
+    )
+    assert up.stdout.strip() == "7", up.stdout + up.stderr
+    posts = server.requests(BATCH)
+    assert [p["status"] for p in posts] == [503, 503, 200]
+    assert len({p["body"]["idempotency_token"] for p in posts}) == 1
+    assert len(server.events("uploadTraceBatch")) == 7
+    assert list(fallback.iterdir()) == []

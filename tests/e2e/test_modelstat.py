@@ -1,0 +1,155 @@
+"""modelstat (specs/modelstat/v1.yaml + its hand-written sdk.py) against the reference server.
+
+Scenarios of seed-contracts.md §3.8, through the seed README's own calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import blake3
+
+from tests.conftest import ROOT
+
+SPEC = ROOT / "specs/modelstat/v1.yaml"
+ANTHROPIC_KEY = "sk-ant-api03-" + "a1B2c3D4" * 10
+TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def run(script: str, cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def h32(*parts: str) -> str:
+    return blake3.blake3("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def no_nulls(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(v is not None and no_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return all(no_nulls(v) for v in value)
+    return value is not None
+
+
+def test_600_records_three_batches_wire_contract_and_golden_ids(
+    tmp_path: Path, start_server
+) -> None:
+    server = start_server(SPEC)
+    out = run(
+        f"""
+        from datetime import datetime, timezone
+        from modelstat import Client, Config, LlmCall, TokenUsage, ToolCallInput
+        cfg = Config("msk_live_test", "raw_sdk_openai").with_remote({server.url!r})
+        cfg.flush_max_batch, cfg.flush_interval = 256, 3600
+        start = datetime(2026, 6, 19, 12, 34, 56, 789000, tzinfo=timezone.utc)
+        with Client(cfg) as ms:
+            for i in range(600):
+                call = (LlmCall("openai", f"session-{{i % 3}}", started_at=start)
+                        .model_("gpt-x").with_tokens(TokenUsage(input=800, output=i)))
+                if i == 0:
+                    call.text("key {ANTHROPIC_KEY} mail bob@example.com " + "x" * 400, "done")
+                    call.tool_calls.append(ToolCallInput("Bash", "success",
+                                                         args={{"cmd": "ls -la"}}))
+                ms.record(call)
+            print(ms.flush(), ms.dropped())
+    """,
+        tmp_path,
+    )
+    assert out.split() == ["True", "0"]
+
+    posts = server.requests("/v1/ingest")
+    assert [len(p["body"]["events"]) for p in posts] == [256, 256, 88]
+    for post in posts:
+        body = post["body"]
+        assert post["headers"]["authorization"] == "Bearer msk_live_test"
+        assert no_nulls(body)
+        assert body["daemon_version"] == "python-sdk/0.0.1"
+        ids = [e["source_event_id"] for e in body["events"]]
+        assert body["batch_id"] == "batch_" + h32(*sorted(ids))
+        for event in body["events"]:
+            assert set(event["tokens"]) == {
+                "input",
+                "output",
+                "cache_creation",
+                "cache_read",
+                "reasoning",
+            }
+            assert TS.match(event["ts"])
+    first = posts[0]["body"]
+    assert [p.get("tool_calls") is None for p in (p["body"] for p in posts)] == [False, True, True]
+
+    # Ids are the seed's recipe: evt_ + h32(device_id, "<session>::<started_at ms>::<seq>").
+    millis = 1781872496789
+    events = [e for p in posts for e in p["body"]["events"]]
+    assert events[0]["source_event_id"] == "evt_" + h32("dev_sdk", f"session-0::{millis}::1")
+    assert events[599]["source_event_id"] == "evt_" + h32("dev_sdk", f"session-2::{millis}::600")
+    [tool] = first["tool_calls"]
+    assert tool["external_call_id"] == "tc_" + h32(events[0]["source_event_id"], "0")[:16]
+    assert tool["args_hash"] == hashlib.sha256(b'{"cmd":"ls -la"}').hexdigest()
+    assert "ls -la" not in posts[0]["raw_body"]
+
+    excerpt = events[0]["content_excerpt"]
+    assert "[REDACTED:anthropic_key]" in excerpt and "[REDACTED:email]" in excerpt
+    assert (
+        ANTHROPIC_KEY not in posts[0]["raw_body"] and "bob@example.com" not in posts[0]["raw_body"]
+    )
+    assert len(excerpt) <= 321 and excerpt.endswith("…")
+    assert len(server.events("ingest")) == 600
+
+
+def test_raw_mode_keeps_full_redacted_text_and_retries_the_same_batch(
+    tmp_path: Path, start_server
+) -> None:
+    server = start_server(SPEC)
+    server.faults([503, 200])
+    run(
+        f"""
+        from modelstat import Client, Config, LlmCall
+        cfg = Config("msk_live_test", "agent").with_remote({server.url!r}, raw=True)
+        with Client(cfg) as ms:
+            ms.record(LlmCall("anthropic", "s").text("key {ANTHROPIC_KEY} " + "y" * 500, "ok"))
+            ms.record(LlmCall("anthropic", "s").text("second", None))
+    """,
+        tmp_path,
+    )
+    posts = server.requests("/v1/ingest/raw")
+    assert [p["status"] for p in posts] == [503, 200]
+    assert posts[0]["raw_body"] == posts[1]["raw_body"]  # byte-identical re-send
+    excerpt = posts[1]["body"]["events"][0]["content_excerpt"]
+    assert "[REDACTED:anthropic_key]" in excerpt and len(excerpt) > 500
+    assert len(server.events("ingestRaw")) == 2
+
+
+def test_default_mode_is_the_local_daemon_and_memory_transport_for_tests(tmp_path: Path) -> None:
+    out = run(
+        """
+        from ingest_runtime import MemoryTransport
+        from modelstat import DEFAULT_DAEMON_URL, Client, Config, LlmCall, Mode
+        cfg = Config("msk_key", "agent")
+        assert cfg.mode.endpoint() == DEFAULT_DAEMON_URL == "http://127.0.0.1:4319/v1/ingest"
+        assert Mode.remote("https://api.example", raw=True).endpoint() == (
+            "https://api.example/v1/ingest/raw")
+        transport = MemoryTransport()
+        ms = Client.with_transport(cfg, transport)
+        ms.record(LlmCall("openai", "s"))
+        ms.shutdown()
+        [sent] = transport.requests
+        print(sent.path, sent.headers["Authorization"])
+    """,
+        tmp_path,
+    )
+    assert out.split() == ["/v1/ingest", "Bearer", "msk_key"]
