@@ -5,6 +5,13 @@ All problems are collected and raised together, each with file, JSON pointer and
 
 from __future__ import annotations
 
+import os
+
+# The reference server installs jsonschema-rs; openapi-spec-validator would then switch to it
+# and word its errors differently ("... Failed validating ... On instance ..."). Keep the
+# pure-Python backend, whose messages the error output and tests are written against.
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
+
 from typing import Any
 
 from openapi_spec_validator import (
