@@ -153,3 +153,39 @@ def test_default_mode_is_the_local_daemon_and_memory_transport_for_tests(tmp_pat
         tmp_path,
     )
     assert out.split() == ["/v1/ingest", "Bearer", "msk_key"]
+
+
+def test_full_buffer_drops_newest_and_counts_every_one(tmp_path: Path) -> None:
+    """§3.8.1: a transport that never answers and a buffer of 2: record() never blocks and
+    dropped() counts every call beyond what the client holds."""
+    out = run(
+        """
+        import threading
+        from modelstat import Client, Config, LlmCall
+
+        class Stuck:
+            def __init__(self):
+                self.gate = threading.Event()
+            def send(self, method, path, headers, body, timeout):
+                self.gate.wait()
+                raise ConnectionError("stuck")
+            def close(self):
+                self.gate.set()
+
+        cfg = Config("msk_key", "agent")
+        cfg.buffer_capacity = 2
+        transport = Stuck()
+        ms = Client.with_transport(cfg, transport)
+        for i in range(10_000):
+            ms.record(LlmCall("openai", f"s{i}"))
+        stats = ms._api.stats()
+        print(ms.dropped(), stats.dropped_by_reason.get("queue_full", 0), stats.enqueued)
+        transport.close()
+        import os
+        os._exit(0)
+    """,
+        tmp_path,
+    )
+    dropped, queue_full, accepted = map(int, out.split())
+    assert dropped == queue_full and accepted + dropped == 10_000
+    assert accepted <= 2 + 256  # the buffer, plus at most one batch taken by the worker
