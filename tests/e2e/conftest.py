@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +15,7 @@ import pytest
 from codegen.testing import RefServer, free_port
 from tests.conftest import SPECS
 
-__all__ = ["RefServer", "free_port", "wait_for"]
+__all__ = ["RefServer", "free_port", "run_script", "wait_for"]
 
 SWARM_SPEC = SPECS / "swarm_analytics" / "v1.yaml"
 
@@ -35,6 +39,24 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RefServer]]:
 @pytest.fixture
 def swarm_server(start_server: Callable[..., RefServer]) -> RefServer:
     return start_server()
+
+
+def run_script(
+    script: str, cwd: Path, *, import_path: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """A user's program in a fresh interpreter; `import_path` goes in front of PYTHONPATH."""
+    env = dict(os.environ)
+    if import_path is not None:
+        outer = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(import_path) + (os.pathsep + outer if outer else "")
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+    )
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -9,12 +9,11 @@ import hashlib
 import hmac
 import json
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 from codegen.testing import free_port
 from tests.conftest import ROOT
+from tests.e2e.conftest import run_script
 
 SPEC = ROOT / "specs/aop/v1.yaml"
 SALT = "org-salt"
@@ -22,13 +21,7 @@ BATCH = "/api/trace-events/batch/"
 
 
 def run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return run_script(script, cwd)
 
 
 def readme_events(server_url: str, **config: object) -> str:

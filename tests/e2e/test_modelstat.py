@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import blake3
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import run_script
 
 SPEC = ROOT / "specs/modelstat/v1.yaml"
 ANTHROPIC_KEY = "sk-ant-api03-" + "a1B2c3D4" * 10
@@ -22,13 +20,7 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def run(script: str, cwd: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    proc = run_script(script, cwd)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 

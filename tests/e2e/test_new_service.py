@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 from tests.conftest import ROOT, add_spec, run_codegen
+from tests.e2e.conftest import run_script
 
 NOTES = ROOT / "tests/codegen/specs/notes.yaml"
 
 
 def run_client(generated: Path, package: str, script: str) -> subprocess.CompletedProcess[str]:
-    outer = os.environ.get("PYTHONPATH")
-    path = str(generated / package) + (os.pathsep + outer if outer else "")
-    env = {**os.environ, "PYTHONPATH": path}
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=generated,
-    )
+    """Run `script` with the freshly generated package importable (it is not installed)."""
+    return run_script(script, generated, import_path=generated / package, timeout=60)
 
 
 def test_spec_without_extensions_gives_a_blocking_typed_client(
