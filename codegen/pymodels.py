@@ -8,10 +8,11 @@ the annotations, aliases and defaults the models validate with.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
@@ -90,9 +91,54 @@ def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]
         ) from None
     if not isinstance(source, str):  # pragma: no cover - only when given an output path
         raise SpecError.single(file, "/components/schemas", "models generator wrote no module")
-    source = _constrained_types(_plain_emails(_strip_banner(source)))
-    source = _ignore_literal_overrides(_cast_model_defaults(source))
-    return index(source)
+    return finish(_constrained_types(_plain_emails(_strip_banner(source))))
+
+
+def finish(source: str) -> ModelsModule:
+    """Edit the module where mypy would reject what pydantic accepts, and index it. The module
+    is parsed once (a parse of a big spec's models costs about half a second): the edits only
+    insert text inside lines and append comments, so the same tree serves for the index."""
+    # A syntax tree holds no cycles; the collector would only walk its million nodes again
+    # and again (40 % of this step on GitHub's spec).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        tree = ast.parse(source)
+        classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        casts = _cast_model_defaults(tree, set(classes))
+        comments = _ignore_literal_overrides(classes)
+        module = index(tree, source)
+    finally:
+        if paused:
+            gc.enable()
+    for stmt in casts:
+        # what indexing the edited text would have read: `cast(Any, <literal>)`
+        cls, name = stmt
+        module.classes[cls].own_fields = [
+            replace(f, default=f"cast(Any, {f.default})") if f.name == name else f
+            for f in module.classes[cls].own_fields
+        ]
+    if not casts and not comments:
+        return module
+    # Lines as the parser counts them (str.splitlines would also split at \f or \u2028 inside a
+    # docstring); offsets are in bytes.
+    lines = source.encode().split(b"\n")
+    for start, col, end, end_col in sorted(casts.values(), reverse=True):
+        lines[end - 1] = lines[end - 1][:end_col] + b")" + lines[end - 1][end_col:]
+        lines[start - 1] = lines[start - 1][:col] + b"cast(Any, " + lines[start - 1][col:]
+    for line, comment in comments.items():
+        lines[line - 1] += comment.encode()
+    source = b"\n".join(lines).decode()
+    if casts:
+        head, sep, rest = source.partition("from __future__ import annotations\n")
+        if not sep:
+            source = "from typing import Any, cast\n" + source
+        else:
+            source = head + sep + "\nfrom typing import Any, cast\n" + rest
+        module.imports.setdefault("Any", "from typing import Any")
+        module.imports.setdefault("cast", "from typing import cast")
+    module.source = source
+    return module
 
 
 _CON = {"constr": "str", "conint": "int", "confloat": "float", "conbytes": "bytes"}
@@ -120,11 +166,10 @@ def _add_field_import(match: re.Match[str]) -> str:
     return f"from pydantic import {', '.join(sorted({*kept, 'Field'}))}"
 
 
-def _ignore_literal_overrides(source: str) -> str:
+def _ignore_literal_overrides(classes: dict[str, ast.ClassDef]) -> dict[int, str]:
     """A variant narrowing its discriminator to a Literal overrides a base field typed with a
-    root-model enum: fine for pydantic, an incompatible override for mypy, so say so."""
-    tree = ast.parse(source)
-    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    root-model enum: fine for pydantic, an incompatible override for mypy, so say so. Returns
+    the comment to append, by line."""
 
     def base_field(cls: ast.ClassDef, name: str, depth: int = 0) -> ast.expr | None:
         for base in cls.bases:
@@ -141,6 +186,8 @@ def _ignore_literal_overrides(source: str) -> str:
 
     lines: dict[int, str] = {}
     for cls in classes.values():
+        if not any(ast.unparse(b) in classes for b in cls.bases):
+            continue  # nothing to override
         for stmt in cls.body:
             if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
                 continue
@@ -155,12 +202,7 @@ def _ignore_literal_overrides(source: str) -> str:
                 # Another type than the parent's (a variant of an allOf whose property differs):
                 # maybe a subtype, maybe not; only mypy knows, so the ignore may go unused.
                 lines[stmt.lineno] = "  # type: ignore[assignment, unused-ignore]"
-    if not lines:
-        return source
-    out = source.splitlines()
-    for line, comment in lines.items():
-        out[line - 1] += comment
-    return "\n".join(out) + "\n"
+    return lines
 
 
 def _plain_emails(source: str) -> str:
@@ -177,41 +219,36 @@ def _drop_email_import(match: re.Match[str]) -> str:
     return f"from pydantic import {', '.join(kept)}" if kept else ""
 
 
-def _cast_model_defaults(source: str) -> str:
+def _cast_model_defaults(
+    tree: ast.Module, classes: set[str]
+) -> dict[tuple[str, str], tuple[int, int, int, int]]:
     """`filters: Filters | None = {"a": []}` is what the models generator writes for an object
     default (pydantic validates it, `validate_default=True`); mypy rejects a dict there, so the
     literal is wrapped in `cast(Any, ...)`, which changes nothing at run time. The same for a
     constant on a model-typed field, a string on a non-string type (`AnyUrl`), and `None` on
-    a field whose type has no None (`default: null` without `nullable`)."""
-    tree = ast.parse(source)
-    classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
-    edits: list[tuple[int, int, int, int]] = []
+    a field whose type has no None (`default: null` without `nullable`). Returns the span of
+    each literal to wrap, by (class, field)."""
+    edits: dict[tuple[str, str], tuple[int, int, int, int]] = {}
     for node in tree.body:
         if not isinstance(node, ast.ClassDef):
             continue
         for stmt in node.body:
             if not (
                 isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
                 and isinstance(stmt.value, (ast.Dict, ast.List, ast.Constant))
             ):
                 continue
             used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
             if _needs_cast(stmt.value, stmt.annotation, used, classes):
                 v = stmt.value
-                edits.append(
-                    (v.lineno, v.col_offset, v.end_lineno or v.lineno, v.end_col_offset or 0)
+                edits[(node.name, stmt.target.id)] = (
+                    v.lineno,
+                    v.col_offset,
+                    v.end_lineno or v.lineno,
+                    v.end_col_offset or 0,
                 )
-    if not edits:
-        return source
-    lines = [line.encode() for line in source.splitlines(keepends=True)]  # offsets are bytes
-    for start, col, end, end_col in sorted(edits, reverse=True):
-        lines[end - 1] = lines[end - 1][:end_col] + b")" + lines[end - 1][end_col:]
-        lines[start - 1] = lines[start - 1][:col] + b"cast(Any, " + lines[start - 1][col:]
-    text = b"".join(lines).decode()
-    head, sep, rest = text.partition("from __future__ import annotations\n")
-    if not sep:
-        return "from typing import Any, cast\n" + text
-    return head + sep + "\nfrom typing import Any, cast\n" + rest
+    return edits
 
 
 def _needs_cast(value: ast.expr, annotation: ast.expr, used: set[str], classes: set[str]) -> bool:
@@ -254,9 +291,11 @@ def _strip_banner(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def index(source: str) -> ModelsModule:
-    tree = ast.parse(source)
+def index(tree: ast.Module, source: str) -> ModelsModule:
     module = ModelsModule(source=source, classes={})
+    # Walking every field's syntax for an `alias=` costs a second on big specs: only the
+    # statements whose lines spell the word are walked.
+    alias_lines = {i for i, line in enumerate(source.split("\n"), 1) if "alias" in line}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
@@ -264,11 +303,11 @@ def index(source: str) -> ModelsModule:
                     f"from {node.module} import {alias.name}"
                 )
         elif isinstance(node, ast.ClassDef):
-            module.classes[node.name] = _class(node)
+            module.classes[node.name] = _class(node, alias_lines)
     return module
 
 
-def _class(node: ast.ClassDef) -> ModelClass:
+def _class(node: ast.ClassDef, alias_lines: set[int]) -> ModelClass:
     bases = [ast.unparse(b) for b in node.bases]
     is_root = any(b.startswith("RootModel") for b in bases)
     fields: list[ModelField] = []
@@ -283,10 +322,13 @@ def _class(node: ast.ClassDef) -> ModelClass:
         nxt = body[i + 1] if i + 1 < len(body) else None
         if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
             doc = str(nxt.value.value).strip()
-        wire = _alias(stmt) or name
-        default = ast.unparse(stmt.value) if stmt.value is not None else ""
-        if default.startswith("Field("):
-            default = _field_default(stmt.value)
+        span = range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
+        wire = (any(n in alias_lines for n in span) and _alias(stmt)) or name
+        value = stmt.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "Field":
+            default = _field_default(value)
+        else:
+            default = ast.unparse(value) if value is not None else ""
         fields.append(ModelField(name, wire, stmt.annotation, default, doc))
     return ModelClass(node.name, [b.split("[")[0] for b in bases], fields, is_root)
 
