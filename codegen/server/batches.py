@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_json
+
 from codegen.server.spec import flatten
 
 Path = tuple[str, ...]
@@ -169,9 +171,10 @@ def process(
     spec: BatchSpec,
     body: Any,
     secret: str | None,
-    store: Callable[[str | None, str], bool],
+    store: Callable[[list[tuple[str | None, str]]], list[bool]],
 ) -> BatchOutcome:
-    """Verify, dedupe and store every item; `store(key, text)` returns False for a duplicate."""
+    """Verify, dedupe and store every item; `store([(key, text), ...])` stores them in one go
+    and returns, per item, False for a duplicate."""
     found: Any = [body]
     if spec.items is not None:
         found = body.get(spec.items) if isinstance(body, dict) else None
@@ -186,6 +189,7 @@ def process(
         if key is not None:
             seen.add(key)
     outcome = BatchOutcome(errors=[])
+    accepted: list[tuple[str | None, str]] = []
     for index, (item, key) in enumerate(zip(items, keys, strict=True)):
         if (
             spec.signature is not None
@@ -195,7 +199,9 @@ def process(
             assert outcome.errors is not None
             outcome.errors.append({"index": index, "key": key, "error": "Invalid signature"})
             continue
-        if store(key, json.dumps(item, separators=(",", ":"), ensure_ascii=False)):
+        accepted.append((key, to_json(item).decode()))
+    for fresh in store(accepted):
+        if fresh:
             outcome.created += 1
         else:
             outcome.skipped += 1
@@ -205,6 +211,9 @@ def process(
 def _key(spec: BatchSpec, item: Any) -> str | None:
     if not spec.key:
         return None
+    if len(spec.key) == 1:
+        value = get_path(item, spec.key[0])
+        return None if value is None else str(value)
     values = [get_path(item, path) for path in spec.key]
     if any(v is None for v in values):
         return None

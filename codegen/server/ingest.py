@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
+from pydantic_core import from_json
+
 from codegen.server.auth import AuthRule, TokenPolicy, scope_of
 from codegen.server.batches import process
 from codegen.server.faults import Fault, FaultPlan
@@ -157,10 +159,10 @@ class IngestMiddleware:
         decode_error: int | None = None
         if raw.strip():
             try:
-                body = json.loads(raw)
+                body = from_json(raw)
                 entry.json_ok = True
-            except ValueError as exc:
-                decode_error = getattr(exc, "pos", 0)
+            except ValueError:
+                decode_error = _error_position(raw)
         ok, reason = op.auth.check(headers, scope.get("query_string", b""), self.state.tokens)
         if not ok:
             return _error(401, reason, [(b"www-authenticate", b"Bearer")])
@@ -202,8 +204,8 @@ class IngestMiddleware:
         recorder = self.state.recorder
         scope = scope_of(headers)
 
-        def store(key: str | None, text: str) -> bool:
-            return recorder.store_event(spec.operation_id, scope, key, text)
+        def store(events: list[tuple[str | None, str]]) -> list[bool]:
+            return recorder.store_events(spec.operation_id, scope, events)
 
         outcome = process(spec.batch, body, self.state.secret, store)
         if outcome.rejected is not None:
@@ -228,6 +230,15 @@ def _fault_reply(fault: Fault) -> Reply:
             value = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
         headers.append((b"retry-after", value.encode()))
     return _error(fault.status, f"injected fault: {fault.status}", headers)
+
+
+def _error_position(raw: bytes) -> int:
+    """Where `raw` stops being JSON (the stdlib parser says where; pydantic's does not)."""
+    try:
+        json.loads(raw)
+    except ValueError as exc:
+        return int(getattr(exc, "pos", 0))
+    return 0
 
 
 def _is_json(raw: bytes) -> bool:

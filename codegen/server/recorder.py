@@ -2,8 +2,13 @@
 
 One connection, used only from the event-loop thread, in WAL mode with synchronous=NORMAL:
 each request is one short transaction (commit without fsync), which keeps the server in the
-same cost range as a bare FastAPI+SQLite ingest app. Events are keyed by an INTEGER rowid
-with a unique index on (operation, scope, key), which stays fast with random uuid4 keys.
+same cost range as a bare FastAPI+SQLite ingest app.
+
+Events are appended under an INTEGER rowid and deduped against an in-memory set of
+(operation, scope, key), loaded from the file at start. A unique index would do the same job,
+but with random keys (uuid4s, content hashes) every insert lands on a random index page, so a
+256-event batch dirties ~256 pages and its commit writes them all: 10 us per event, more than
+the rest of the server together. One process owns the file, so the set is authoritative.
 """
 
 from __future__ import annotations
@@ -40,7 +45,6 @@ CREATE TABLE IF NOT EXISTS events (
     key TEXT,
     body TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events(operation, scope, key);
 """
 
 OUTCOMES = ("accepted", "duplicates", "rejected", "faulted")
@@ -89,6 +93,12 @@ class Recorder:
         for operation, outcome, count in rows:
             self._count(operation, outcome, count)
         self.stats["stored"] = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        self.keys = {
+            (str(op), str(scope), str(key))
+            for op, scope, key in self.conn.execute(
+                "SELECT operation, scope, key FROM events WHERE key IS NOT NULL"
+            )
+        }
 
     def _count(self, operation: str | None, outcome: str, n: int = 1) -> None:
         self.stats["received"] += n
@@ -102,14 +112,31 @@ class Recorder:
 
     def store_event(self, operation: str, scope: str, key: str | None, body: str) -> bool:
         """Store an accepted event; False when (operation, scope, key) was already stored."""
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO events (time, operation, scope, key, body) VALUES (?,?,?,?,?)",
-            (time.time(), operation, scope, key, body),
+        return self.store_events(operation, scope, [(key, body)])[0]
+
+    def store_events(
+        self, operation: str, scope: str, events: list[tuple[str | None, str]]
+    ) -> list[bool]:
+        """Store accepted events (key, body) in one statement; per event, False for a duplicate
+        of an earlier request or of an earlier event in the same list. Committed by `record`."""
+        keys = self.keys
+        now = time.time()
+        rows = []
+        fresh = []
+        for key, body in events:
+            if key is not None:
+                ident = (operation, scope, key)
+                if ident in keys:
+                    fresh.append(False)
+                    continue
+                keys.add(ident)
+            rows.append((now, operation, scope, key, body))
+            fresh.append(True)
+        self.conn.executemany(
+            "INSERT INTO events (time, operation, scope, key, body) VALUES (?,?,?,?,?)", rows
         )
-        if cur.rowcount == 1:
-            self.stats["stored"] += 1
-            return True
-        return False
+        self.stats["stored"] += len(rows)
+        return fresh
 
     def record(self, entry: Entry) -> None:
         """Record one request and commit it, together with any event stored for it."""

@@ -71,3 +71,16 @@ def test_tampered_payload_fails_that_item_only(server: RefServer) -> None:
     assert body["created"] == 1
     assert body["errors"] == [{"index": 1, "key": "run-1|2", "error": "Invalid signature"}]
     assert [e["seq"] for e in server.events("uploadBatch")] == [1]
+
+
+def test_dedupe_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
+    """Keys seen before a restart are still duplicates after it (the dedupe set is reloaded)."""
+    db = tmp_path / "server.db"
+    first = {"run_id": "run-1", "events": [event(1, {"goal": "a"}), event(2, {"x": 2})]}
+    with RefServer(SPEC, db, secret=SECRET) as running:
+        assert post(running, first)[1]["created"] == 2
+    again = {"run_id": "run-1", "events": [event(2, {"x": 2}), event(3, {"x": 3})]}
+    with RefServer(SPEC, db, secret=SECRET) as running:
+        status, body = post(running, again)
+        assert status == 200 and (body["created"], body["skipped"]) == (1, 1)
+        assert [e["seq"] for e in running.events("uploadBatch")] == [1, 2, 3]
