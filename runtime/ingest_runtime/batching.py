@@ -9,27 +9,34 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
+import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import from_json, to_json
+
 from . import config
 from .recipes import (
+    CompiledDerive,
     Derive,
     Env,
     Hash,
     ItemValues,
+    Places,
     Seq,
-    apply_derive,
+    compile_derives,
+    compile_places,
+    compile_texts,
     evaluate,
     hash_function,
     iter_parts,
     signature,
-    walk,
 )
-from .redaction import Redactor
+from .redaction import Redact, Redactor
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -99,7 +106,7 @@ def item_json(data: bytes) -> bytes:
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return to_json(obj)
 
 
 def _strip_none(obj: Any) -> Any:
@@ -125,6 +132,29 @@ def check_route(route: Route) -> None:
                 hash_function(p.algorithm)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A route's preparation steps, compiled once (paths split, recipes turned into closures)."""
+
+    derive: tuple[CompiledDerive, ...]
+    redact: tuple[tuple[Places, Redact], ...]
+    sign: tuple[Places, Callable[[Sequence[Any], Env], list[str]], str] | None
+    hoist: tuple[str, ...]
+
+
+def _plan(route: Route) -> _Plan:
+    sign = None
+    if route.sign is not None and route.sign.field is not None:
+        texts = compile_texts(route.sign.parts, ("",))
+        sign = (compile_places(route.sign.field), texts, route.sign.sep)
+    return _Plan(
+        derive=tuple(compile_derives(route.derive, route.omit_none)),
+        redact=tuple((compile_places(r.path, create=False), r) for r in route.redact),
+        sign=sign,
+        hoist=route.batch.hoist if route.batch is not None else (),
+    )
+
+
 class Preparer:
     """Turns the caller's serialized item into the bytes that are spooled and sent."""
 
@@ -143,6 +173,8 @@ class Preparer:
         self.counters = counters
         self.before_send = before_send
         self.seq = 0  # one thread prepares (worker or spool writer): no lock needed
+        self._plans: dict[int, _Plan] = {}
+        self._env = Env((), constants, 0)
 
     def needs(self, route: Route) -> bool:
         return route.prepared or self.before_send is not None
@@ -153,19 +185,23 @@ class Preparer:
         Raises on a recipe error (counted as ``encode_error`` by the caller)."""
         if not self.needs(route):
             return data
-        item = json.loads(data)
+        plan = self._plans.get(route._index)
+        if plan is None:
+            plan = self._plans[route._index] = _plan(route)
+        item = from_json(data)
+        env = self._env  # one Env per preparer: only this thread reads it, within this call
         if route.uses_seq:
             self.seq += 1
-        seq = self.seq
-        constants = self.constants
-        for d in route.derive:
-            apply_derive(item, d, lambda ctx: Env(ctx, constants, seq))
-        redactor = self.redactor
-        for spec in route.redact:
-            for parent, key, _ in list(walk(item, spec.path)):
-                value = parent.get(key)
-                if isinstance(value, str):
-                    parent[key] = redactor.field(value, spec)
+            env.seq = self.seq
+        for derive in plan.derive:
+            derive(item, env)
+        if plan.redact:
+            field = self.redactor.field
+            for places, spec in plan.redact:
+                for parent, key, _ in places(item):
+                    value = parent.get(key)
+                    if isinstance(value, str):
+                        parent[key] = field(value, spec)
         if self.before_send is not None:
             try:
                 out = self.before_send(route.key, item)
@@ -176,20 +212,22 @@ class Preparer:
                 if out is None:
                     return None
                 item = out
-        sign = route.sign
-        if sign is not None and sign.field is not None and self.signing_key is not None:
-            env = Env([("", item)], constants, seq)
-            for parent, key, _ in list(walk(item, sign.field)):
-                parent[key] = signature(self.signing_key, sign, env)
-        if route.omit_none:
-            item = _strip_none(item)
-        if route.batch is not None and route.batch.hoist:
+            # The hook may have written None anywhere; a substring test on the serialized
+            # item is ~10x cheaper than walking it (a false hit only costs the walk).
+            if route.omit_none and b"null" in to_json(item):
+                item = _strip_none(item)
+        if plan.sign is not None and self.signing_key is not None:
+            places, texts, sep = plan.sign
+            message = sep.join(texts((item,), env)).encode()
+            for parent, key, _ in places(item):
+                parent[key] = hmac.new(self.signing_key, message, hashlib.sha256).hexdigest()
+        if plan.hoist:
             lists = []
-            for name in route.batch.hoist:
+            for name in plan.hoist:
                 value = item.pop(name, None)
-                lists.append(_dumps(value if isinstance(value, list) else []))
-            return b"\n".join([_dumps(item), *lists])
-        return _dumps(item)
+                lists.append(to_json(value) if value and isinstance(value, list) else b"[]")
+            return b"\n".join([to_json(item), *lists])
+        return to_json(item)
 
     def header_signature(self, route: Route, body: bytes) -> str | None:
         sign = route.sign
@@ -237,7 +275,7 @@ class EnvelopeBuilder:
             items = [e.data for e in entries]
         parts = [self.head]
         if batch.derive:
-            env_items: list[Any] = [json.loads(b) for b in items] if self.needs_items else []
+            env_items: list[Any] = [from_json(b) for b in items] if self.needs_items else []
             env = Env([], self.constants, 0, env_items)
             fields = {}
             for d in batch.derive:

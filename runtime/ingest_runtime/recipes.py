@@ -15,6 +15,7 @@ reads from the current element; any other path reads from the item root.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import importlib
@@ -196,18 +197,8 @@ def hash_function(algorithm: str) -> Callable[[bytes], str]:
                 "(pip install blake3)"
             ) from exc
         blake3 = mod.blake3
-        return lambda b: str(blake3(b).hexdigest())
+        return lambda b: blake3(b).hexdigest()
     raise ValueError(f"unknown hash algorithm {algorithm!r} (sha256, blake2b-256, blake3)")
-
-
-_HASHERS: dict[str, Callable[[bytes], str]] = {}
-
-
-def _hasher(algorithm: str) -> Callable[[bytes], str]:
-    fn = _HASHERS.get(algorithm)
-    if fn is None:
-        fn = _HASHERS[algorithm] = hash_function(algorithm)
-    return fn
 
 
 def iter_parts(part: Part) -> Iterator[Part]:
@@ -220,12 +211,14 @@ def iter_parts(part: Part) -> Iterator[Part]:
 
 # ---- paths ---------------------------------------------------------------------------------
 
-_MISSING = object()
-
 
 def get_path(obj: Any, path: str) -> Any:
     """Value at a dotted path without ``[]``; ``None`` when any step is absent."""
-    for key in path.split("."):
+    return _get_keys(obj, path.split("."))
+
+
+def _get_keys(obj: Any, keys: Sequence[str]) -> Any:
+    for key in keys:
         if not isinstance(obj, dict):
             return None
         obj = obj.get(key)
@@ -234,38 +227,72 @@ def get_path(obj: Any, path: str) -> Any:
     return obj
 
 
-def walk(obj: Any, path: str) -> Iterator[tuple[Any, str, list[tuple[str, Any]]]]:
-    """Yield ``(parent_dict, last_key, contexts)`` for every place ``path`` designates.
+#: ``places(item)``: every ``(parent_dict, last_key, objs)`` a target path designates, where
+#: ``objs`` holds the item and then the list element walked at each ``[]`` (outermost first).
+Places = Callable[[Any], list[tuple[dict[str, Any], str, tuple[Any, ...]]]]
 
-    ``contexts`` lists ``(prefix, element)`` for each ``[]`` walked (root first: ``("", obj)``).
-    Parents along the way are not created, except plain dict steps for a leaf write.
+
+def prefixes(path: str) -> tuple[str, ...]:
+    """The context prefixes of a target path: ``a[].b[].c`` -> ``("", "a[].", "a[].b[].")``."""
+    out = [""]
+    rest = path
+    while "[]." in rest:
+        head, _, rest = rest.partition("[].")
+        out.append(f"{out[-1]}{head}[].")
+    return tuple(out)
+
+
+def compile_places(path: str, create: bool = True) -> Places:
+    """Compile a target path once (per Route) into a function listing its places.
+
+    With ``create``, missing parents along a plain dotted path are created (for a leaf write);
+    lists are never created.
     """
-    yield from _walk(obj, path, [("", obj)], "")
-
-
-def _walk(
-    obj: Any, path: str, ctx: list[tuple[str, Any]], done: str
-) -> Iterator[tuple[Any, str, list[tuple[str, Any]]]]:
     head, sep, rest = path.partition("[].")
-    if sep:
-        lst = get_path(obj, head)
-        if isinstance(lst, list):
-            prefix = f"{done}{head}[]."
-            for el in lst:
-                if isinstance(el, dict):
-                    yield from _walk(el, rest, [*ctx, (prefix, el)], prefix)
-        return
-    keys = path.split(".")
-    parent = obj
-    for key in keys[:-1]:
-        nxt = parent.get(key) if isinstance(parent, dict) else None
-        if nxt is None and isinstance(parent, dict):
-            nxt = parent[key] = {}
-        if not isinstance(nxt, dict):
-            return
-        parent = nxt
-    if isinstance(parent, dict):
-        yield parent, keys[-1], ctx
+    if not sep:
+        keys = path.split(".")
+        last = keys[-1]
+        if len(keys) == 1:
+            return lambda obj: [(obj, last, (obj,))] if isinstance(obj, dict) else []
+        parents = keys[:-1]
+
+        def places(obj: Any) -> list[tuple[dict[str, Any], str, tuple[Any, ...]]]:
+            root = parent = obj
+            for key in parents:
+                if not isinstance(parent, dict):
+                    return []
+                nxt = parent.get(key)
+                if nxt is None:
+                    if not create:
+                        return []
+                    nxt = parent[key] = {}
+                parent = nxt
+            return [(parent, last, (root,))] if isinstance(parent, dict) else []
+
+        return places
+    head_keys = head.split(".")
+    inner = compile_places(rest, create)
+
+    def walk_list(obj: Any) -> list[tuple[dict[str, Any], str, tuple[Any, ...]]]:
+        lst = _get_keys(obj, head_keys)
+        if not isinstance(lst, list):
+            return []
+        out = []
+        for el in lst:
+            if isinstance(el, dict):
+                for parent, key, objs in inner(el):
+                    out.append((parent, key, (obj, *objs)))
+        return out
+
+    return walk_list
+
+
+def walk(obj: Any, path: str) -> Iterator[tuple[Any, str, list[tuple[str, Any]]]]:
+    """Yield ``(parent_dict, last_key, contexts)`` for every place ``path`` designates, with
+    ``contexts`` as ``(prefix, element)`` pairs (root first: ``("", obj)``)."""
+    names = prefixes(path)
+    for parent, key, objs in compile_places(path)(obj):
+        yield parent, key, list(zip(names, objs, strict=True))
 
 
 def read(ctx: Sequence[tuple[str, Any]], path: str) -> Any:
@@ -279,10 +306,42 @@ def read(ctx: Sequence[tuple[str, Any]], path: str) -> Any:
     return None
 
 
+def _reader(path: str, names: Sequence[str]) -> Callable[[Sequence[Any]], Any]:
+    """``read`` resolved at compile time: which context, which keys."""
+    depth, keys = _resolve(path, names)
+    if depth < 0:
+        return lambda objs: None
+    if len(keys) == 1:
+        key = keys[0]
+
+        def read_one(objs: Sequence[Any]) -> Any:
+            obj = objs[depth]
+            return obj.get(key) if isinstance(obj, dict) else None
+
+        return read_one
+    return lambda objs: _get_keys(objs[depth], keys)
+
+
+def _resolve(path: str, names: Sequence[str]) -> tuple[int, list[str]]:
+    """(context index, keys within it) for ``path``; index -1 when it reads nothing."""
+    for depth in range(len(names) - 1, -1, -1):
+        prefix = names[depth]
+        if path.startswith(prefix):
+            rest = path[len(prefix) :]
+            if "[]." in rest:
+                break
+            return depth, rest.split(".")
+    return -1, []
+
+
 # ---- timestamps ----------------------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
+
+
+#: (value, millis) of the last float converted; replaced whole, so threads never see a mix.
+_last_millis: tuple[float, int] = (float("nan"), 0)
 
 
 def to_millis(value: Any) -> int | None:
@@ -296,7 +355,18 @@ def to_millis(value: Any) -> int | None:
     if isinstance(value, int):
         return value * 1000
     if isinstance(value, float):
-        return int((Decimal(repr(value)) * 1000).to_integral_value(rounding="ROUND_FLOOR"))
+        global _last_millis
+        last = _last_millis
+        if value == last[0]:  # ids and wire timestamps often read the same field in turn
+            return last[1]
+        text = repr(value)
+        whole, dot, frac = text.partition(".")
+        if dot and value >= 0 and frac.isdigit():  # the common case, without Decimal
+            ms = int(whole) * 1000 + int((frac + "00")[:3])
+        else:
+            ms = int((Decimal(text) * 1000).to_integral_value(rounding="ROUND_FLOOR"))
+        _last_millis = (value, ms)
+        return ms
     if isinstance(value, str):
         text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
         value = datetime.fromisoformat(text)
@@ -305,6 +375,18 @@ def to_millis(value: Any) -> int | None:
             value = value.replace(tzinfo=timezone.utc)
         return int((value - _EPOCH) // _MS)
     raise TypeError(f"not a timestamp: {value!r}")
+
+
+def _rfc3339_ms(value: Any) -> str:
+    ms = now_millis() if value is None else to_millis(value)
+    assert ms is not None
+    return _rfc3339_second(ms // 1000) + f"{ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _rfc3339_second(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.`` of a unix second (cached: a burst of events shares seconds)."""
+    return (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def now_millis() -> int:
@@ -330,8 +412,7 @@ def format_timestamp(value: Any, fmt: str) -> Any:
     if fmt == "unix_s":
         return ms // 1000
     if fmt == "rfc3339_ms":
-        dt = _EPOCH + timedelta(milliseconds=ms)
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+        return _rfc3339_second(ms // 1000) + f"{ms % 1000:03d}Z"
     raise ValueError(f"unknown timestamp format {fmt!r}; valid: {', '.join(TIMESTAMP_FORMATS)}")
 
 
@@ -370,64 +451,214 @@ def text(value: Any) -> str:
     return str(value)
 
 
+#: A compiled recipe part: ``fn(objs, env)``, ``objs`` as produced by ``compile_places``.
+Compiled = Callable[[Sequence[Any], Env], Any]
+
+
 def evaluate(part: Part, env: Env) -> Any:
+    """Evaluate ``part`` against ``env`` (its ``ctx`` pairs give the contexts)."""
+    names = tuple(prefix for prefix, _ in env.ctx) or ("",)
+    objs = [obj for _, obj in env.ctx] or [None]
+    return compile_part(part, names)(objs, env)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_part(part: Part, names: tuple[str, ...] = ("",)) -> Compiled:
+    """Turn a recipe tree into nested closures once, so evaluating it per item costs no type
+    dispatch and no path parsing. ``names`` are the context prefixes (see ``prefixes``)."""
     if isinstance(part, Field):
-        return read(env.ctx, part.path)
+        get = _reader(part.path, names)
+        return lambda objs, env: get(objs)
     if isinstance(part, Const):
-        if part.name not in env.constants:
-            raise KeyError(f"client constant {part.name!r} is not set (IngestClient(constants=))")
-        return env.constants[part.name]
+        name = part.name
+
+        def const(objs: Sequence[Any], env: Env) -> Any:
+            try:
+                return env.constants[name]
+            except KeyError:
+                raise KeyError(
+                    f"client constant {name!r} is not set (IngestClient(constants=))"
+                ) from None
+
+        return const
     if isinstance(part, Seq):
-        return env.seq
+        return lambda objs, env: env.seq
     if isinstance(part, Lit):
-        return part.text
+        literal = part.text
+        return lambda objs, env: literal
     if isinstance(part, Millis):
-        return to_millis(read(env.ctx, part.path))
+        get = _reader(part.path, names)
+        return lambda objs, env: to_millis(get(objs))
     if isinstance(part, NewId):
-        return new_uuid4()
+        return lambda objs, env: new_uuid4()
     if isinstance(part, Timestamp):
-        value = None if part.path is None else read(env.ctx, part.path)
-        return format_timestamp(value, part.format)
+        fmt = part.format
+        if fmt not in TIMESTAMP_FORMATS:
+            raise ValueError(
+                f"unknown timestamp format {fmt!r}; valid: {', '.join(TIMESTAMP_FORMATS)}"
+            )
+        if part.path is None:
+            return lambda objs, env: format_timestamp(None, fmt)
+        get = _reader(part.path, names)
+        if fmt == "rfc3339_ms":  # the common wire format, without the format dispatch
+            return lambda objs, env: _rfc3339_ms(get(objs))
+        return lambda objs, env: format_timestamp(get(objs), fmt)
     if isinstance(part, Json):
-        return json.dumps(
-            read(env.ctx, part.path),
-            separators=part.separators,
-            ensure_ascii=part.ensure_ascii,
-            sort_keys=part.sort_keys,
+        get = _reader(part.path, names)
+        seps, ascii_, sort = part.separators, part.ensure_ascii, part.sort_keys
+        return lambda objs, env: json.dumps(
+            get(objs), separators=seps, ensure_ascii=ascii_, sort_keys=sort
         )
     if isinstance(part, Body):
-        return env.body.decode("utf-8", "surrogateescape")
+        return lambda objs, env: env.body.decode("utf-8", "surrogateescape")
     if isinstance(part, ItemValues):
-        return [get_path(item, part.path) for item in env.items]
+        keys = part.path.split(".")
+        return lambda objs, env: [_get_keys(item, keys) for item in env.items]
     if isinstance(part, Join):
-        return part.sep.join(_texts(part.parts, env))
+        texts = compile_texts(part.parts, names)
+        sep = part.sep
+        return lambda objs, env: sep.join(texts(objs, env))
     if isinstance(part, Hash):
-        parts = _texts(part.parts, env)
-        if part.sort:
-            parts.sort()
-        digest = _hasher(part.algorithm)(part.sep.join(parts).encode())
-        if part.length is not None:
-            digest = digest[: part.length]
-        return part.prefix + digest
+        texts = compile_texts(part.parts, names)
+        digest_of = hash_function(part.algorithm)
+        sep, prefix, length, sort = part.sep, part.prefix, part.length, part.sort
+
+        def hashed(objs: Sequence[Any], env: Env) -> str:
+            parts = texts(objs, env)
+            if sort:
+                parts.sort()
+            digest = digest_of(sep.join(parts).encode())
+            return prefix + (digest if length is None else digest[:length])
+
+        return hashed
     raise TypeError(f"not a recipe part: {part!r}")
 
 
-def _texts(parts: Sequence[Part], env: Env) -> list[str]:
-    out: list[str] = []
-    for p in parts:
-        v = evaluate(p, env)
-        if isinstance(p, ItemValues):
-            out.extend(text(x) for x in v)
+@functools.lru_cache(maxsize=256)
+def compile_texts(
+    parts: tuple[Part, ...], names: tuple[str, ...]
+) -> Callable[[Sequence[Any], Env], list[str]]:
+    """The parts of a Join/Hash as text (``ItemValues`` contributes one text per item)."""
+    compiled = [(compile_part(p, names), isinstance(p, ItemValues)) for p in parts]
+    if not any(many for _, many in compiled):
+        fns = [fn for fn, _ in compiled]
+
+        def simple_texts(objs: Sequence[Any], env: Env) -> list[str]:
+            out = []
+            for fn in fns:
+                value = fn(objs, env)
+                out.append(value if isinstance(value, str) else text(value))
+            return out
+
+        return simple_texts
+
+    def texts(objs: Sequence[Any], env: Env) -> list[str]:
+        out: list[str] = []
+        for fn, many in compiled:
+            value = fn(objs, env)
+            if many:
+                out.extend(text(x) for x in value)
+            elif isinstance(value, str):
+                out.append(value)
+            else:
+                out.append(text(value))
+        return out
+
+    return texts
+
+
+#: A compiled ``Derive``: ``fn(item, env)`` writes the derived value(s) into ``item``.
+CompiledDerive = Callable[[Any, Env], None]
+
+
+def compile_derive(d: Derive, omit_none: bool = False) -> CompiledDerive:
+    """``Derive`` as one function: the target's places and the value, both compiled once.
+    With ``omit_none`` a ``None`` result removes the key instead of writing ``null``."""
+    places = compile_places(d.target)
+    value = compile_part(d.value, prefixes(d.target))
+    if "." not in d.target and "[" not in d.target:  # a top-level field: no walk
+        target = d.target
+
+        def derive_top(item: Any, env: Env) -> None:
+            if not isinstance(item, dict):
+                return
+            result = value((item,), env)
+            if result is None and omit_none:
+                item.pop(target, None)
+            else:
+                item[target] = result
+
+        return derive_top
+
+    def derive(item: Any, env: Env) -> None:
+        for parent, key, objs in places(item):
+            result = value(objs, env)
+            if result is None and omit_none:
+                parent.pop(key, None)
+            else:
+                parent[key] = result
+
+    return derive
+
+
+def compile_derives(derives: Sequence[Derive], omit_none: bool = False) -> list[CompiledDerive]:
+    """A route's derivations, in declared order. Consecutive derivations into the elements of
+    the same list (``tool_calls[].x``, ``tool_calls[].y``) share one walk of the list: the
+    result is the same because such a derivation writes only inside its element and reads
+    only that element or the (unchanged) item root."""
+    out: list[CompiledDerive] = []
+    i = 0
+    while i < len(derives):
+        head, sep, rest = derives[i].target.partition("[].")
+        j = i + 1
+        if sep and "[]." not in rest:
+            while j < len(derives):
+                h, s2, r = derives[j].target.partition("[].")
+                if h != head or not s2 or "[]." in r:
+                    break
+                j += 1
+            out.append(_compile_list_derives(head, derives[i:j], omit_none))
         else:
-            out.append(text(v))
+            out.append(compile_derive(derives[i], omit_none))
+        i = j
     return out
 
 
-def apply_derive(item: Any, d: Derive, env_for: Callable[[list[tuple[str, Any]]], Env]) -> None:
-    for parent, key, ctx in list(walk(item, d.target)):
-        parent[key] = evaluate(d.value, env_for(ctx))
+def _compile_list_derives(head: str, derives: Sequence[Derive], omit_none: bool) -> CompiledDerive:
+    head_keys = head.split(".")
+    steps = [
+        (
+            compile_places(d.target.partition("[].")[2]),
+            compile_part(d.value, prefixes(d.target)),
+        )
+        for d in derives
+    ]
+
+    def derive(item: Any, env: Env) -> None:
+        lst = _get_keys(item, head_keys)
+        if not lst or not isinstance(lst, list):
+            return
+        for el in lst:
+            if not isinstance(el, dict):
+                continue
+            objs = (item, el)
+            for places, value in steps:
+                for parent, key, _ in places(el):
+                    result = value(objs, env)
+                    if result is None and omit_none:
+                        parent.pop(key, None)
+                    else:
+                        parent[key] = result
+
+    return derive
+
+
+def apply_derive(item: Any, d: Derive, env: Env) -> None:
+    compile_derive(d)(item, env)
 
 
 def signature(key: bytes, sign: Sign, env: Env) -> str:
-    message = sign.sep.join(_texts(sign.parts, env)).encode()
+    names = tuple(prefix for prefix, _ in env.ctx) or ("",)
+    objs = [obj for _, obj in env.ctx] or [None]
+    message = sign.sep.join(compile_texts(sign.parts, names)(objs, env)).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()

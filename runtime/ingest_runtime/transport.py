@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import socket
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ __all__ = [
     "Response",
     "SentRequest",
     "Transport",
+    "begin",
 ]
 
 
@@ -49,6 +51,22 @@ class Transport(Protocol):
     ) -> Response: ...
 
     def close(self) -> None: ...
+
+
+def begin(
+    transport: Transport,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float,
+) -> Callable[[], Response]:
+    """Two-phase send: ``HttpClientTransport`` writes now and reads later; any other transport
+    (a user's, httpx, in-memory) sends at once. Both phases raise as ``send`` does."""
+    if isinstance(transport, HttpClientTransport):
+        return transport.begin(method, path, headers, body, timeout)
+    response = transport.send(method, path, headers, body, timeout)
+    return lambda: response
 
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
@@ -80,28 +98,50 @@ class HttpClientTransport:
     def send(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> Response:
-        for retry_stale in (True, False):
-            conn = self._conn
-            reused = conn is not None
+        return self.begin(method, path, headers, body, timeout)()
+
+    def begin(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, timeout: float
+    ) -> Callable[[], Response]:
+        """Write the request now; the returned function reads the response.
+
+        The worker prepares the next items between the two, while the server handles this
+        request, so one thread keeps both sides busy (the caller never sees this).
+        """
+        conn = self._conn
+        reused = conn is not None
+        try:
             if conn is None:
                 conn = self._conn = self._connect(timeout)
+                conn.connect()
+                # http.client writes the headers and the body in two sends: without NODELAY,
+                # Nagle holds the body's last segment until the server ACKs the headers.
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             elif conn.sock is not None:
                 conn.sock.settimeout(timeout)
+            conn.request(method, self._prefix + path, body=body, headers=headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self._reset()
+            # A keep-alive connection the server closed while idle fails on first use;
+            # one immediate retry on a fresh connection is safe (bodies carry idempotency keys).
+            if reused and isinstance(exc, _STALE):
+                return lambda: self.send(method, path, headers, body, timeout)
+            raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
+
+        def finish() -> Response:
             try:
-                conn.request(method, self._prefix + path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
             except (OSError, http.client.HTTPException) as exc:
                 self._reset()
-                # A keep-alive connection the server closed while idle fails on first use;
-                # one immediate retry on a fresh connection is safe (bodies carry idempotency keys).
-                if retry_stale and reused and isinstance(exc, _STALE):
-                    continue
+                if reused and isinstance(exc, _STALE):
+                    return self.send(method, path, headers, body, timeout)
                 raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
             if resp.will_close:
                 self._reset()
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
-        raise TransportFailure("unreachable")  # pragma: no cover
+
+        return finish
 
     def _reset(self) -> None:
         conn, self._conn = self._conn, None

@@ -27,7 +27,7 @@ from .retry import is_retryable, next_delay, parse_retry_after
 from .routes import QueueItem, Route, base_headers, decode_item
 from .spool import Record, Spool
 from .stats import Counters, Drop, DropReporter
-from .transport import Transport
+from .transport import Transport, begin
 
 __all__ = ["Pipeline", "Signal", "SpoolWriter", "Worker", "drain_as_shutdown"]
 
@@ -96,6 +96,10 @@ class Pipeline:
         self.after_send = after_send
         #: Prepared items loaded from fallback files: (route, entry); delivered first.
         self.fallback_in: deque[tuple[Route, Entry]] = deque()
+        #: Items the worker prepared while a request was in flight, in queue order.
+        self.staged: deque[tuple[Route, Entry]] = deque()
+        #: How many items to prepare ahead per request in flight (one batch of the largest).
+        self.ahead = max((lim[0] for lim in self.limits.values()), default=0)
         self.transport = transport
         self.spool = spool
         self.counters = counters
@@ -153,6 +157,10 @@ class Worker(threading.Thread):
                     route, entry = p.fallback_in.popleft()
                     self._take(route, entry)
                     continue
+                if p.staged:
+                    route, entry = p.staged.popleft()
+                    self._take(route, entry)
+                    continue
                 item = src.popleft()
             except IndexError:
                 timeout = config.IDLE_WAIT
@@ -191,6 +199,22 @@ class Worker(threading.Thread):
         reporter.maybe_log()
 
     # ---- batching ---------------------------------------------------------------------
+
+    def _prepare_ahead(self) -> None:
+        """Prepare up to one batch of queued items into ``staged`` (never sends: called while a
+        request is in flight). Only without a spool: the spool writer prepares spooled items."""
+        p = self.p
+        if p.spool is not None or p.fallback_in or len(p.staged) >= p.ahead:
+            return
+        q, staged = p.q, p.staged
+        for _ in range(p.ahead - len(staged)):
+            try:
+                route, data, key, path = decode_item(q.popleft())
+            except IndexError:
+                return
+            prepared = prepare_or_drop(p, route, data, key)
+            if prepared is not None:
+                staged.append((route, Entry(prepared, key, path)))
 
     def _take(self, route: Route, entry: Entry) -> None:
         """Route a prepared item: into its batch buffer, or straight to delivery."""
@@ -310,7 +334,9 @@ class Worker(threading.Thread):
             retry_after: float | None = None
             counters.in_flight = 1
             try:
-                resp = p.transport.send(route.method, path, headers, body, p.timeout)
+                finish = begin(p.transport, route.method, path, headers, body, p.timeout)
+                self._prepare_ahead()  # while the server handles the request
+                resp = finish()
             except Exception:
                 pass  # network failure: retryable, status None
             else:
@@ -500,6 +526,12 @@ class Worker(threading.Thread):
         """Without a spool: what is still in memory at shutdown goes to the fallback directory
         (prepared first, so it is redacted) or is counted as dropped ("shutdown")."""
         p = self.p
+        while p.staged:  # prepared already: into their batch buffers, or failed as below
+            route, entry = p.staged.popleft()
+            if route.batch is not None:
+                p.buffers[route.key].append(entry)
+            else:
+                self._fail(route, [entry], None, "shutdown", 0)
         for rk in list(p.buffers):
             buf = p.buffers[rk]
             entries = buf[:]

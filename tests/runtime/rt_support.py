@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,7 @@ class Server:
     def __init__(self, port: int = 0) -> None:
         self.requests: list[Received] = []
         self.script = Script()
+        self.delay = 0.0  # seconds before each response
         self.lock = threading.Lock()
         server = self
 
@@ -59,6 +61,8 @@ class Server:
                     )
                     item = server.script.items.pop(0) if server.script.items else None
                 status, headers, payload = item or server.script.default
+                if server.delay:
+                    time.sleep(server.delay)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -348,3 +348,28 @@ def test_missing_blake3_or_bad_sign_is_a_clear_error(monkeypatch: pytest.MonkeyP
     with pytest.raises(ValueError, match="unknown hash"):
         recipes.hash_function("md5")
     assert Hash((Lit("a"),)).algorithm == "sha256"
+
+
+def test_items_prepared_during_a_slow_request_are_never_lost_at_close(tmp_path: Path) -> None:
+    """The worker prepares the next batch while a request is in flight; closing then leaves
+    every item either delivered or in the fallback file, each id exactly once."""
+    server = Server()
+    server.delay = 0.3  # each response takes 0.3 s: items get staged meanwhile
+    try:
+        c = MsClient(base_url=server.url, fallback_dir=tmp_path, batch_max_items=10)
+        for i in range(100):
+            c.record(ts=TS0 + i, session_id="s")
+        time.sleep(0.1)  # the first batch is in flight
+        c.close(timeout=0.2)
+        st = c.stats()
+        assert st.dropped == 0 and st.delivered + st.fallback_written == 100
+        assert st.delivered > 0 and st.fallback_written > 0
+        sent = [e["source_event_id"] for b in server.bodies() for e in b["events"]]
+        kept = [
+            json.loads(json.loads(line)["body"].split("\n")[0])["source_event_id"]
+            for f in tmp_path.iterdir()
+            for line in f.open()
+        ]
+        assert len(set(sent) | set(kept)) == 100 and not set(sent) & set(kept)
+    finally:
+        server.stop()
