@@ -3,9 +3,10 @@
 usage: python bench/batched.py MODE URL N
   modelstat  the generated modelstat client (hand-written `Client.record()` on top): N calls,
              then flush(); timed from the first call until flush() returns
-  bare       the limit: a loop that validates each event with the same pydantic model,
-             serialises batches of 256 and posts them, building the next batch while the
-             previous one is in flight (one sender thread, one keep-alive connection)
+  bare       the limit: a loop that builds the same events (blake3 ids per the spec's recipe),
+             validates each with the same pydantic model, serialises batches of 256 and posts
+             them, building the next batch while the previous one is in flight (one sender
+             thread, one keep-alive connection with TCP_NODELAY)
   segment    segment-analytics-python track() (batched, default settings) to URL, then flush()
 
 modelstat and bare post to the reference server for specs/modelstat/v1.yaml; segment posts to
@@ -20,10 +21,10 @@ import logging
 import os
 import queue
 import resource
+import socket
 import sys
 import threading
 import time
-import uuid
 from urllib.parse import urlsplit
 
 logging.disable(logging.WARNING)
@@ -54,6 +55,9 @@ def run_modelstat(url: str, n: int) -> dict[str, object]:
 
 
 def run_bare(url: str, n: int) -> dict[str, object]:
+    """The same batches as the client sends (content-derived blake3 ids per the spec's recipe,
+    RFC 3339 ms timestamps, no nulls), built by straight-line code with nothing generic."""
+    from blake3 import blake3
     from modelstat.v1 import RawEvent
 
     parts = urlsplit(url)
@@ -62,6 +66,8 @@ def run_bare(url: str, n: int) -> dict[str, object]:
 
     def sender() -> None:
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         headers = {"Content-Type": "application/json", "Authorization": "Bearer msk_bench"}
         while (body := outbox.get()) is not None:
             conn.request("POST", "/v1/ingest", body, headers)
@@ -74,24 +80,33 @@ def run_bare(url: str, n: int) -> dict[str, object]:
     thread.start()
     started = time.perf_counter()
     events: list[bytes] = []
+    ids: list[str] = []
+    head = b'{"device_id":"dev_sdk","daemon_version":"python-sdk/0.0.1","batch_id":"'
     for i in range(n):
+        now = time.time()
+        millis = int(now * 1000)
+        session = f"s{i % 64}"
+        key = f"dev_sdk\x1f{session}::{millis}::{i + 1}".encode()
+        event_id = "evt_" + blake3(key).hexdigest()[:32]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
         event = RawEvent.model_validate(
             {
-                "source_event_id": "evt_" + uuid.uuid4().hex,
-                "ts": "2026-06-19T12:34:56.789Z",
+                "source_event_id": event_id,
+                "ts": f"{stamp}.{millis % 1000:03d}Z",
                 "kind": "assistant_message",
                 "agent": "bench",
                 "provider": "openai",
-                "session_id": f"s{i % 64}",
+                "session_id": session,
                 "model": "gpt-x",
                 "tokens": {"input": 800, "output": 120},
             }
         )
+        ids.append(event_id)
         events.append(event.__pydantic_serializer__.to_json(event, exclude_none=True))
         if len(events) == BATCH or i == n - 1:
-            head = b'{"batch_id":"batch_%s","device_id":"dev","daemon_version":"bench","events":['
-            outbox.put(head % uuid.uuid4().hex.encode() + b",".join(events) + b"]}")
-            events = []
+            batch_id = "batch_" + blake3("\x1f".join(sorted(ids)).encode()).hexdigest()[:32]
+            outbox.put(head + batch_id.encode() + b'","events":[' + b",".join(events) + b"]}")
+            events, ids = [], []
     outbox.put(None)
     thread.join()
     return {"seconds": time.perf_counter() - started, "batches_ok": sent[0]}

@@ -138,17 +138,20 @@ def delivery() -> None:
     )
 
 
+# One write per response and TCP_NODELAY: a response written as headers then body meets the
+# client's delayed ACK and costs Segment ~40 ms per batch (2k events/s instead of ~16k).
 SEGMENT_SINK = """
-import json, sys
+import json, socket, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     def do_POST(self):
         json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n"
+                         b"Content-Length: 2\\r\\n\\r\\n{}")
     def log_message(self, *a):
         pass
 server = ThreadingHTTPServer(("127.0.0.1", 0), H)
