@@ -70,6 +70,10 @@ def test_ref_cycle(workspace: Path) -> None:
             ["#/paths/~1public~1logs/post/x-ingest-method", "unknown extension 'x-ingest-method'"],
         ),
         (
+            lambda s: s["paths"]["/public/logs"]["post"].__setitem__("x_ingets", {}),
+            ["#/paths/~1public~1logs/post/x_ingets", "unknown extension 'x_ingets'"],
+        ),
+        (
             lambda s: s["paths"]["/public/logs"]["post"]["x-ingest"].__setitem__("metod", "x"),
             ["#/paths/~1public~1logs/post/x-ingest/metod", "did you mean 'method'?"],
         ),
@@ -92,7 +96,14 @@ def test_ref_cycle(workspace: Path) -> None:
             ["#/components/schemas/IngestMeta/properties/ts/x-ingest/autofill"],
         ),
     ],
-    ids=["prefixed-key", "misspelt-key", "bad-delivery", "undeclared-category", "bad-autofill"],
+    ids=[
+        "prefixed-key",
+        "near-miss-key",
+        "misspelt-key",
+        "bad-delivery",
+        "undeclared-category",
+        "bad-autofill",
+    ],
 )
 def test_extension_mistakes(workspace: Path, mutate, fragments: list[str]) -> None:
     spec = swarm_copy()
