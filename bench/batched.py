@@ -8,6 +8,8 @@ usage: python bench/batched.py MODE URL N
              them, building the next batch while the previous one is in flight (one sender
              thread, one keep-alive connection with TCP_NODELAY)
   segment    segment-analytics-python track() (batched, default settings) to URL, then flush()
+  stuck      seed scenario 3.8.1: a transport that never answers, buffer_capacity=2, N record()
+             calls; the caller's cost per call and dropped() (URL is ignored)
 
 modelstat and bare post to the reference server for specs/modelstat/v1.yaml; segment posts to
 a counting sink (the reference server has no Segment route). Peak RSS is ru_maxrss.
@@ -124,9 +126,51 @@ def run_segment(url: str, n: int) -> dict[str, object]:
     return {"seconds": time.perf_counter() - started}
 
 
+def run_stuck(url: str, n: int) -> dict[str, object]:
+    """Seed scenario 3.8.1: a transport that never answers, buffer_capacity=2, n record() calls.
+
+    Reports the caller's cost per call (median, p99, max) and what dropped() counted."""
+    from modelstat import Client, Config, LlmCall
+
+    class Stuck:
+        def __init__(self) -> None:
+            self.gate = threading.Event()
+
+        def send(self, method: str, path: str, headers: object, body: bytes, timeout: float):
+            self.gate.wait()
+            raise ConnectionError("never answers")
+
+        def close(self) -> None:
+            self.gate.set()
+
+    cfg = Config("msk_bench", "bench")
+    cfg.buffer_capacity = 2
+    transport = Stuck()
+    ms = Client.with_transport(cfg, transport)
+    costs = []
+    clock = time.perf_counter
+    started = clock()
+    for i in range(n):
+        t0 = clock()
+        ms.record(LlmCall("openai", f"s{i % 64}"))
+        costs.append(clock() - t0)
+    seconds = clock() - started
+    costs.sort()
+    dropped = ms.dropped()
+    transport.close()
+    return {
+        "seconds": seconds,
+        "median_us": costs[len(costs) // 2] * 1e6,
+        "p99_us": costs[int(len(costs) * 0.99)] * 1e6,
+        "max_us": costs[-1] * 1e6,
+        "dropped": dropped,
+    }
+
+
 def main() -> None:
     mode, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    runner = {"modelstat": run_modelstat, "bare": run_bare, "segment": run_segment}[mode]
+    runners = {"modelstat": run_modelstat, "bare": run_bare, "segment": run_segment}
+    runner = {**runners, "stuck": run_stuck}[mode]
     out: dict[str, object] = {"mode": mode, "n": n, **runner(url, n)}
     out["events_per_s"] = n / float(out["seconds"])  # type: ignore[arg-type]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -205,6 +205,24 @@ def batched() -> None:
     )
 
 
+def stuck_transport() -> None:
+    """Seed scenario 3.8.1 as a figure: record() never blocks when nothing can be delivered."""
+    n = 10_000
+    r = measure("batched.py", "stuck", "-", n)
+    table(
+        f"modelstat, {n:,} record() calls, a transport that never answers, buffer_capacity=2 "
+        "(seed scenario 3.8.1)",
+        ["figure", "value"],
+        [
+            ["caller us per record(), median", r["median_us"]],
+            ["caller us per record(), p99", r["p99_us"]],
+            ["caller us per record(), max", r["max_us"]],
+            ["dropped() (calls beyond the buffer and the batch the worker holds)", r["dropped"]],
+            ["seconds for all calls", r["seconds"]],
+        ],
+    )
+
+
 def batched_runtime() -> None:
     """The runtime's batched path on its own: a batched Route to a stdlib sink."""
     result = measure("batched_runtime.py", N_DELIVERY, 256)
@@ -264,4 +282,5 @@ if __name__ == "__main__":
     generator()
     delivery()
     batched()
+    stuck_transport()
     batched_runtime()

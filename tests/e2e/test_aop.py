@@ -123,3 +123,43 @@ def test_retries_keep_the_batch_and_fallback_is_replayed(tmp_path: Path, start_s
     assert len({p["body"]["idempotency_token"] for p in posts}) == 1
     assert len(server.events("uploadTraceBatch")) == 7
     assert list(fallback.iterdir()) == []
+
+
+def test_no_http_on_the_emitting_thread(tmp_path: Path, start_server) -> None:
+    """§5.8.3: batch_size=3, 7 events, one batch_interval, stop(): every event stored once, and
+    no byte of a request left the emitting thread while it emitted or stopped."""
+    server = start_server(SPEC, secret=SALT)
+    proc = run(
+        f"""
+        import socket, threading, time
+        from aop_client import AOPClient, ClientConfig
+
+        sends = []  # (thread ident, phase) of every socket write in this process
+        phase = ["start"]
+        for name in ("send", "sendall"):
+            original = getattr(socket.socket, name)
+            def spy(self, *args, _original=original, **kwargs):
+                sends.append((threading.get_ident(), phase[0]))
+                return _original(self, *args, **kwargs)
+            setattr(socket.socket, name, spy)
+
+        client = AOPClient(ClientConfig(api_key="aop_test", base_url={server.url!r},
+                                        agent_id=1, org_salt_key={SALT!r}, batch_size=3,
+                                        batch_interval=0.5))
+        client.start()  # creates the run: a blocking call, before any event
+        phase[0] = "emit"
+        for i in range(7):
+            client.emit_event(client.trace_builder.create_final_output(text=f"t{{i}}"))
+        time.sleep(0.8)  # one batch_interval: the partial batch goes out on the tick
+        phase[0] = "stop"
+        client.stop()
+        me = threading.get_ident()
+        print(sum(1 for t, p in sends if t == me and p != "start"),
+              sum(1 for t, p in sends if t != me))
+    """,
+        tmp_path,
+    )
+    on_emitter, on_worker = map(int, proc.stdout.split())
+    assert on_emitter == 0 and on_worker >= 3, proc.stderr
+    assert [e["seq"] for e in server.events("uploadTraceBatch")] == list(range(1, 8))
+    assert [len(r["body"]["events"]) for r in server.requests(BATCH)] == [3, 3, 1]
