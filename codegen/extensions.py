@@ -179,6 +179,12 @@ OPERATION_SCHEMA: dict[str, Any] = {
                 "hoist": {"type": "array", "items": _NAME},
                 "derive": _DERIVE_LIST,
                 "item_key": {"type": "array", "items": _PATH, "minItems": 1},
+                "item_errors": {
+                    "type": "object",
+                    "required": ["list", "index"],
+                    "properties": {"list": _NAME, "index": _NAME},
+                    "additionalProperties": False,
+                },
             },
             "additionalProperties": False,
         },

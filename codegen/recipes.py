@@ -80,6 +80,9 @@ class RecipeWriter:
                 args.append(f"{key}={tuple(spec[key])!r}")
         if spec.get("derive"):
             args.append(f"derive={self.derive(spec['derive'])}")
+        if spec.get("item_errors"):
+            errors = spec["item_errors"]
+            args.append(f"item_errors={(str(errors['list']), str(errors['index']))!r}")
         return self._call("Batch", *args)
 
     def redact(self, items: list[dict[str, Any]]) -> str:

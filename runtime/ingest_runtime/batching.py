@@ -60,6 +60,9 @@ class Batch:
     ``hoist`` names list fields moved out of every item and concatenated at envelope level
     (key omitted when empty over the whole batch). A batch is cut at ``max_items`` items or
     before exceeding ``max_bytes``, and partial batches go out every ``flush_interval`` seconds.
+    ``item_errors=(list, index)``: a 2xx response body may list failed items, each element of
+    its ``list`` array giving the item's 0-based position in the batch under ``index``; those
+    items count as dropped ("rejected"), the others as delivered.
     """
 
     items: str
@@ -69,12 +72,31 @@ class Batch:
     envelope: tuple[str, ...] = ()
     derive: tuple[Derive, ...] = ()
     hoist: tuple[str, ...] = ()
+    item_errors: tuple[str, str] | None = None
+
+
+def failed_positions(batch: Batch | None, body: bytes, size: int) -> set[int]:
+    """Positions (0-based, < ``size``) of the items a 2xx response body reports as failed."""
+    if batch is None or batch.item_errors is None or not body:
+        return set()
+    list_name, index_name = batch.item_errors
+    try:
+        parsed = from_json(body)
+    except ValueError:
+        return set()
+    errors = parsed.get(list_name) if isinstance(parsed, dict) else None
+    out: set[int] = set()
+    for error in errors if isinstance(errors, list) else ():
+        position = error.get(index_name) if isinstance(error, dict) else None
+        if isinstance(position, int) and not isinstance(position, bool) and 0 <= position < size:
+            out.add(position)
+    return out
 
 
 class Entry:
     """One prepared item waiting in (or travelling with) a batch."""
 
-    __slots__ = ("attempts", "data", "key", "origin", "path", "spool_id")
+    __slots__ = ("attempts", "data", "key", "origin", "path", "spool_id", "values")
 
     def __init__(
         self,
@@ -84,6 +106,7 @@ class Entry:
         spool_id: int = 0,
         attempts: int = 0,
         origin: Any = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         self.data = data
         self.key = key
@@ -91,6 +114,9 @@ class Entry:
         self.spool_id = spool_id
         self.attempts = attempts
         self.origin = origin
+        #: What the envelope's recipes read from this item (``ItemValues`` paths), kept at
+        #: preparation so building a batch re-parses nothing; None: parse ``data``.
+        self.values = values
 
 
 def split_item(data: bytes) -> list[bytes]:
@@ -140,6 +166,8 @@ class _Plan:
     redact: tuple[tuple[Places, Redact], ...]
     sign: tuple[Places, Callable[[Sequence[Any], Env], list[str]], str] | None
     hoist: tuple[str, ...]
+    #: Top-level item fields the envelope's recipes read (``ItemValues``), kept per item.
+    envelope_fields: tuple[str, ...]
 
 
 def _plan(route: Route) -> _Plan:
@@ -152,7 +180,15 @@ def _plan(route: Route) -> _Plan:
         redact=tuple((compile_places(r.path, create=False), r) for r in route.redact),
         sign=sign,
         hoist=route.batch.hoist if route.batch is not None else (),
+        envelope_fields=envelope_fields(route.batch) if route.batch is not None else (),
     )
+
+
+def envelope_fields(batch: Batch) -> tuple[str, ...]:
+    """The top-level item fields read by ``ItemValues`` in the envelope's recipes (nested
+    paths are read by parsing the item instead)."""
+    paths = {p.path for d in batch.derive for p in iter_parts(d.value) if isinstance(p, ItemValues)}
+    return tuple(sorted(path for path in paths if "." not in path and "[" not in path))
 
 
 class Preparer:
@@ -175,6 +211,8 @@ class Preparer:
         self.seq = 0  # one thread prepares (worker or spool writer): no lock needed
         self._plans: dict[int, _Plan] = {}
         self._env = Env((), constants, 0)
+        #: ``envelope_fields`` values of the item last prepared (read right after ``prepare``).
+        self.values: dict[str, Any] | None = None
 
     def needs(self, route: Route) -> bool:
         return route.prepared or self.before_send is not None
@@ -183,6 +221,7 @@ class Preparer:
         """Prepared bytes, or None when ``before_send`` dropped the item (counted by caller).
 
         Raises on a recipe error (counted as ``encode_error`` by the caller)."""
+        self.values = None
         if not self.needs(route):
             return data
         plan = self._plans.get(route._index)
@@ -221,6 +260,8 @@ class Preparer:
             message = sep.join(texts((item,), env)).encode()
             for parent, key, _ in places(item):
                 parent[key] = hmac.new(self.signing_key, message, hashlib.sha256).hexdigest()
+        if plan.envelope_fields:
+            self.values = {name: item.get(name) for name in plan.envelope_fields}
         if plan.hoist:
             lists = []
             for name in plan.hoist:
@@ -257,6 +298,11 @@ class EnvelopeBuilder:
         self.constants = constants
         self.gzip = use_gzip
         self.needs_items = _needs_items(batch)
+        # Values kept at preparation suffice when every ItemValues path is a top-level field.
+        read = {
+            p.path for d in batch.derive for p in iter_parts(d.value) if isinstance(p, ItemValues)
+        }
+        self.kept_suffice = read == set(envelope_fields(batch))
         head = {}
         for name in batch.envelope:
             if name not in constants:
@@ -275,7 +321,12 @@ class EnvelopeBuilder:
             items = [e.data for e in entries]
         parts = [self.head]
         if batch.derive:
-            env_items: list[Any] = [from_json(b) for b in items] if self.needs_items else []
+            env_items: list[Any] = []
+            if self.needs_items:
+                kept_suffice = self.kept_suffice
+                for e, b in zip(entries, items, strict=True):
+                    kept = e.values if kept_suffice else None
+                    env_items.append(kept if kept is not None else from_json(b))
             env = Env([], self.constants, 0, env_items)
             fields = {}
             for d in batch.derive:

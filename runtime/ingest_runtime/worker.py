@@ -20,7 +20,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import config
-from .batching import AfterSend, Entry, EnvelopeBuilder, Preparer, hoisted_dict
+from .batching import (
+    AfterSend,
+    Entry,
+    EnvelopeBuilder,
+    Preparer,
+    failed_positions,
+    hoisted_dict,
+)
 from .fallback import FallbackFile, FallbackStore, ReplayWriter
 from .ids import new_uuid4
 from .retry import is_retryable, next_delay, parse_retry_after
@@ -139,6 +146,7 @@ class Worker(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.p = pipeline
         self._headers: dict[str, dict[str, str]] = {}
+        self._response_body = b""  # of the last 2xx response (per-item errors of a batch)
         now = time.monotonic()
         self._ticks = {k: now + lim[2] for k, lim in pipeline.limits.items()}
 
@@ -158,8 +166,10 @@ class Worker(threading.Thread):
                     self._take(route, entry)
                     continue
                 if p.staged:
-                    route, entry = p.staged.popleft()
-                    self._take(route, entry)
+                    staged = p.staged
+                    for _ in range(len(staged)):  # not those staged meanwhile: check stop first
+                        route, entry = staged.popleft()
+                        self._take(route, entry)
                     continue
                 item = src.popleft()
             except IndexError:
@@ -188,7 +198,7 @@ class Worker(threading.Thread):
                     route, data, key, path = decode_item(item)
                     prepared = prepare_or_drop(p, route, data, key)
                     if prepared is not None:
-                        self._take(route, Entry(prepared, key, path))
+                        self._take(route, Entry(prepared, key, path, values=p.preparer.values))
             except Exception:  # never let one bad event kill delivery
                 logger.exception("ingest_runtime worker: unexpected error")
             if p.spilling and len(src) <= p.load_chunk // 2:
@@ -214,7 +224,7 @@ class Worker(threading.Thread):
                 return
             prepared = prepare_or_drop(p, route, data, key)
             if prepared is not None:
-                staged.append((route, Entry(prepared, key, path)))
+                staged.append((route, Entry(prepared, key, path, values=p.preparer.values)))
 
     def _take(self, route: Route, entry: Entry) -> None:
         """Route a prepared item: into its batch buffer, or straight to delivery."""
@@ -292,7 +302,13 @@ class Worker(threading.Thread):
             )
             if outcome == "ok":
                 p.counters.count("batches_sent")
-                self._delivered(route, group)
+                failed = failed_positions(route.batch, self._response_body, len(group))
+                if failed:  # a partial success: the response lists items it refused
+                    bad = [e for i, e in enumerate(group) if i in failed]
+                    group = [e for i, e in enumerate(group) if i not in failed]
+                    self._fail(route, bad, status, "rejected", attempts)
+                if group:
+                    self._delivered(route, group)
             elif outcome == "rejected" and status == 413 and len(group) > 1:
                 mid = len(group) // 2
                 groups[0:0] = [group[:mid], group[mid:]]
@@ -342,6 +358,7 @@ class Worker(threading.Thread):
             else:
                 status = resp.status
                 if 200 <= status < 300:
+                    self._response_body = resp.body
                     return "ok", status, attempts + 1
                 if not is_retryable(status):
                     counters.in_flight = 0

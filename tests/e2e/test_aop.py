@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from codegen.testing import free_port
 from tests.conftest import ROOT
@@ -163,3 +167,64 @@ def test_no_http_on_the_emitting_thread(tmp_path: Path, start_server) -> None:
     assert on_emitter == 0 and on_worker >= 3, proc.stderr
     assert [e["seq"] for e in server.events("uploadTraceBatch")] == list(range(1, 8))
     assert [len(r["body"]["events"]) for r in server.requests(BATCH)] == [3, 3, 1]
+
+
+def test_a_payload_tampered_in_transit_fails_that_seq_and_the_client_counts_it(
+    tmp_path: Path, start_server
+) -> None:
+    """§5.8.1: a proxy changes one payload byte of one event; the server's signature check
+    fails that seq only (207, error listed) and the client counts it as failed, not sent."""
+    server = start_server(SPEC, secret=SALT)
+    upstream = urlsplit(server.url)
+
+    class Tamper(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == BATCH:
+                body = body.replace(b'"text":"t3"', b'"text":"T3"')
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=10)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            conn.request("POST", self.path, body, headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            conn.close()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Tamper)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        proc = run(
+            f"""
+            import json
+            from aop_client import AOPClient, ClientConfig
+            failed = []
+            config = ClientConfig(api_key="aop_test", base_url="http://127.0.0.1:{proxy.server_port}",
+                                  agent_id=1, org_salt_key={SALT!r}, batch_size=7,
+                                  post_send_hook=lambda e, ok: ok or failed.append(e["seq"]))
+            client = AOPClient(config)
+            client.start()
+            for i in range(7):
+                client.emit_event(client.trace_builder.create_final_output(text=f"t{{i}}"))
+            client.stop()
+            print(json.dumps({{**client.get_stats(), "failed_seqs": failed}}))
+        """,
+            tmp_path,
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert stats["events_sent"] == 6 and stats["events_failed"] == 1, proc.stderr
+    assert stats["failed_seqs"] == [4]
+    [batch] = server.requests(BATCH)
+    assert batch["status"] == 207
+    assert [e["seq"] for e in server.events("uploadTraceBatch")] == [1, 2, 3, 5, 6, 7]

@@ -168,6 +168,7 @@ AOP_BATCH = Route(
         flush_interval=5.0,
         envelope=("run_id", "agent_id"),
         derive=(Derive("idempotency_token", NewId()),),
+        item_errors=("errors", "index"),
     ),
     derive=(
         Derive("seq", Seq()),

@@ -373,3 +373,25 @@ def test_items_prepared_during_a_slow_request_are_never_lost_at_close(tmp_path: 
         assert len(set(sent) | set(kept)) == 100 and not set(sent) & set(kept)
     finally:
         server.stop()
+
+
+def test_items_a_207_lists_as_failed_are_dropped_the_rest_delivered(server: Server) -> None:
+    """A partial success: the response's `errors[].index` names refused items; only those are
+    counted as dropped ("rejected") and reported as failed to after_send and on_drop."""
+    body = b'{"status":"completed","created":2,"skipped":0,'
+    body += b'"errors":[{"index":1,"error":"Invalid signature"},{"index":9},{"index":"x"}]}'
+    server.script.items.append((207, {}, body))
+    outcomes: list[tuple[object, bool]] = []
+    drops: list[Drop] = []
+    with AopClient(
+        base_url=server.url,
+        after_send=lambda route, item, ok, status: outcomes.append((item["payload"]["n"], ok)),
+        on_drop=drops.append,
+    ) as c:
+        for n in range(3):
+            c.emit({"n": n})
+        assert c.flush(5)
+        st = c.stats()
+    assert st.delivered == 2 and st.dropped_by_reason == {"rejected": 1}
+    assert sorted(outcomes) == [(0, True), (1, False), (2, True)]
+    assert [(d.reason, d.status) for d in drops] == [("rejected", 207)]
