@@ -101,8 +101,10 @@ def finish(source: str) -> ModelsModule:
     is parsed once (a parse of a big spec's models costs about half a second): the edits only
     insert text inside lines and append comments, so the same tree serves for the index."""
     # A syntax tree holds no cycles; the collector would only walk its million nodes again
-    # and again (40 % of this step on GitHub's spec).
+    # and again (40 % of this step on GitHub's spec). What the models generator left in
+    # cycles is collected first, so the tree reuses its memory (Stripe: peak 275 -> 261 MB).
     paused = gc.isenabled()
+    gc.collect()
     gc.disable()
     try:
         tree = ast.parse(source)
