@@ -75,6 +75,7 @@ class IngestClient:
         constants: Mapping[str, Any] | None = None,
         signing_key: str | bytes | None = None,
         redaction_rules: Sequence[tuple[str, str | re.Pattern[str]]] = (),
+        redaction_floor: bool = True,
         before_send: BeforeSend | None = None,
         after_send: AfterSend | None = None,
         fallback_dir: str | os.PathLike[str] | None = None,
@@ -113,7 +114,8 @@ class IngestClient:
         self._constants: Mapping[str, Any] = dict(constants or {})
         self._signing_key = signing_key.encode() if isinstance(signing_key, str) else signing_key
         self._redactor_rules = tuple(redaction_rules)
-        self._redactor = Redactor(self._redactor_rules)
+        self._redaction_floor = redaction_floor
+        self._redactor = Redactor(self._redactor_rules, floor=redaction_floor)
         self._before_send = before_send
         self._after_send = after_send
         self._fallback_dir = fallback_dir
@@ -467,5 +469,5 @@ class IngestClient:
             after_fork()
         if self._spool is not None:
             self._spool.after_fork()
-        self._redactor = Redactor(self._redactor_rules)
+        self._redactor = Redactor(self._redactor_rules, floor=self._redaction_floor)
         self._start(replay=False)

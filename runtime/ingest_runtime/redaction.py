@@ -156,9 +156,15 @@ def _gate(kind: str, s: str) -> bool:
 
 
 class Redactor:
-    """Applies the floor (plus user rules) and counts matches per kind."""
+    """Applies the floor (plus user rules) and counts matches per kind.
 
-    def __init__(self, rules: Sequence[tuple[str, str | re.Pattern[str]]] = ()) -> None:
+    ``floor=False`` is an explicit opt-out (modelstat's ``RedactionPolicy.NONE``): only the
+    user's rules and the declared ``max_chars`` apply."""
+
+    def __init__(
+        self, rules: Sequence[tuple[str, str | re.Pattern[str]]] = (), *, floor: bool = True
+    ) -> None:
+        self.floor = floor
         self._families: list[tuple[str, re.Pattern[str], _Repl]] = [
             (kind, re.compile(pattern), repl) for kind, pattern, repl in _FAMILIES
         ]
@@ -169,7 +175,7 @@ class Redactor:
         self.counts: dict[str, int] = {}
 
     def redact(self, s: str) -> str:
-        if might_contain_secret(s):
+        if self.floor and might_contain_secret(s):
             for kind, rx, repl in self._families:
                 if _gate(kind, s):
                     s = self._apply(s, kind, rx, repl)

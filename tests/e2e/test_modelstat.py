@@ -6,6 +6,7 @@ Scenarios of seed-contracts.md §3.8, through the seed README's own calls.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -181,3 +182,29 @@ def test_full_buffer_drops_newest_and_counts_every_one(tmp_path: Path) -> None:
     dropped, queue_full, accepted = map(int, out.split())
     assert dropped == queue_full and accepted + dropped == 10_000
     assert accepted <= 2 + 256  # the buffer, plus at most one batch taken by the worker
+
+
+def test_redaction_policy_none_skips_the_floor_but_keeps_the_cap(tmp_path: Path) -> None:
+    """RedactionPolicy.NONE (the seed's opt-out) sends secrets as given; the 320-character
+    excerpt cap still applies. FLOOR, the default, redacts the same text."""
+    out = run(
+        f"""
+        import json
+        from ingest_runtime import MemoryTransport
+        from modelstat import Client, Config, LlmCall, RedactionPolicy
+        for policy in (RedactionPolicy.NONE, RedactionPolicy.FLOOR):
+            cfg = Config("msk_key", "agent", redaction=policy)
+            transport = MemoryTransport()
+            ms = Client.with_transport(cfg, transport)
+            prompt = "mail bob@example.com {ANTHROPIC_KEY}"
+            ms.record(LlmCall("openai", "s").text(prompt, "x" * 400))
+            ms.shutdown()
+            [sent] = transport.requests
+            print(json.dumps(json.loads(sent.body)["events"][0]["content_excerpt"]))
+    """,
+        tmp_path,
+    )
+    none, floor = (json.loads(line) for line in out.splitlines())
+    assert none.startswith(f"mail bob@example.com {ANTHROPIC_KEY}") and len(none) == 321
+    assert floor.startswith("mail [REDACTED:email] [REDACTED:anthropic_key]")
+    assert "bob@example.com" not in floor and len(floor) == 321

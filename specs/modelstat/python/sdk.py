@@ -161,8 +161,6 @@ class Client:
     """Queue LLM calls for batched, redacted delivery; see the module docstring."""
 
     def __init__(self, cfg: Config, transport: Transport | None = None) -> None:
-        if cfg.redaction is not RedactionPolicy.FLOOR:
-            raise ValueError("only RedactionPolicy.FLOOR is supported: the floor is always on")
         self.cfg = cfg
         self._api = ModelstatIngestClient(
             base_url=cfg.mode.server(),
@@ -174,6 +172,7 @@ class Client:
             flush_interval=cfg.flush_interval,
             batch_max_items=cfg.flush_max_batch,
             before_send=_hash_tool_args,
+            redaction_floor=RedactionPolicy(cfg.redaction) is RedactionPolicy.FLOOR,
         )
         self._record = (
             self._api.ingest_raw.record if cfg.sends_full_turns() else self._api.ingest.record
