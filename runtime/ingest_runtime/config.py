@@ -37,6 +37,11 @@ FLUSH_DEFAULT_TIMEOUT = 30.0
 #: interval covering races between concurrent flushes (a poll would steal the GIL from the worker).
 FLUSH_POLL = 0.05
 
+#: While a batch request is in flight the worker prepares the next items: one batch at least,
+#: then chunks of AHEAD_CHUNK until the response is readable, at most AHEAD_BATCHES batches.
+AHEAD_BATCHES = 4
+AHEAD_CHUNK = 32
+
 #: Bounded flush at interpreter exit (same order as Sentry's 2 s, PostHog's 1 s).
 FLUSH_AT_EXIT = 2.0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -142,6 +143,18 @@ class HttpClientTransport:
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
 
         return finish
+
+    def response_ready(self) -> bool:
+        """True when the response to the request in flight can be read without waiting (or
+        there is no connection left to wait on): one zero-timeout ``select``."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is None:
+            return True
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def _reset(self) -> None:
         conn, self._conn = self._conn, None

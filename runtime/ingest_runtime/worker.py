@@ -34,7 +34,7 @@ from .retry import is_retryable, next_delay, parse_retry_after
 from .routes import QueueItem, Route, base_headers, decode_item
 from .spool import Record, Spool
 from .stats import Counters, Drop, DropReporter
-from .transport import Transport, begin
+from .transport import HttpClientTransport, Transport, begin
 
 __all__ = ["Pipeline", "Signal", "SpoolWriter", "Worker", "drain_as_shutdown"]
 
@@ -147,6 +147,11 @@ class Worker(threading.Thread):
         self.p = pipeline
         self._headers: dict[str, dict[str, str]] = {}
         self._response_body = b""  # of the last 2xx response (per-item errors of a batch)
+        transport = pipeline.transport
+        #: Whether the response in flight can be read now (None: not knowable, send at once).
+        self._ready = (
+            transport.response_ready if isinstance(transport, HttpClientTransport) else None
+        )
         now = time.monotonic()
         self._ticks = {k: now + lim[2] for k, lim in pipeline.limits.items()}
 
@@ -211,20 +216,39 @@ class Worker(threading.Thread):
     # ---- batching ---------------------------------------------------------------------
 
     def _prepare_ahead(self) -> None:
-        """Prepare up to one batch of queued items into ``staged`` (never sends: called while a
-        request is in flight). Only without a spool: the spool writer prepares spooled items."""
+        """Prepare queued items into ``staged`` while a request is in flight (never sends).
+
+        At least one batch (the largest ``max_items``); then, while the response is not in
+        yet, more in chunks of ``AHEAD_CHUNK`` up to ``AHEAD_BATCHES`` batches staged, so a
+        slow server does not leave the worker idle. Only without a spool: the spool writer
+        prepares spooled items."""
         p = self.p
-        if p.spool is not None or p.fallback_in or len(p.staged) >= p.ahead:
+        if p.spool is not None or p.fallback_in:
             return
-        q, staged = p.q, p.staged
-        for _ in range(p.ahead - len(staged)):
+        one_batch = p.ahead
+        if len(p.staged) < one_batch and not self._prepare_some(one_batch - len(p.staged)):
+            return
+        ready = self._ready
+        if ready is None:
+            return
+        cap = one_batch * config.AHEAD_BATCHES
+        while len(p.staged) < cap and not ready():
+            if not self._prepare_some(min(config.AHEAD_CHUNK, cap - len(p.staged))):
+                return
+
+    def _prepare_some(self, n: int) -> bool:
+        """Prepare up to ``n`` queued items into ``staged``; False once the queue is empty."""
+        p = self.p
+        q, staged, preparer = p.q, p.staged, p.preparer
+        for _ in range(n):
             try:
                 route, data, key, path = decode_item(q.popleft())
             except IndexError:
-                return
+                return False
             prepared = prepare_or_drop(p, route, data, key)
             if prepared is not None:
-                staged.append((route, Entry(prepared, key, path, values=p.preparer.values)))
+                staged.append((route, Entry(prepared, key, path, values=preparer.values)))
+        return True
 
     def _take(self, route: Route, entry: Entry) -> None:
         """Route a prepared item: into its batch buffer, or straight to delivery."""
