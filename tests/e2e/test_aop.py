@@ -15,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+from aop_client import AOPClient, ClientConfig, ToonParser, parse_toon, to_toon
+from aop_client.toon_parser import ToonBuilder
+
 from codegen.testing import free_port
 from tests.conftest import ROOT
 from tests.e2e.conftest import run_script
@@ -228,3 +232,41 @@ def test_a_payload_tampered_in_transit_fails_that_seq_and_the_client_counts_it(
     [batch] = server.requests(BATCH)
     assert batch["status"] == 207
     assert [e["seq"] for e in server.events("uploadTraceBatch")] == [1, 2, 3, 5, 6, 7]
+
+
+def test_toon_helpers_build_validate_parse_and_serialize() -> None:
+    """The seed README's "Toon Spec Helpers": builders validate like the server, parse_toon
+    refuses bad JSON and incomplete events, to_toon round-trips."""
+    reasoning = ToonBuilder.build_reasoning_payload(
+        goal="Analyze customer request",
+        steps=[{"step_id": "s1", "description": "Parse input", "confidence": 0.9}],
+        safety_checks=[{"name": "input_validation", "result": "passed"}],
+        uncertainty="low",
+    )
+    assert reasoning["steps"] == [
+        {"step_id": "s1", "description": "Parse input", "confidence": 0.9}
+    ]
+    response = ToonBuilder.build_action_response_payload(
+        status="ok", data={"results": [1, 2]}, meta={"latency_ms": 245}
+    )
+    assert response == {"status": "ok", "data": {"results": [1, 2]}, "meta": {"latency_ms": 245}}
+    with pytest.raises(ValueError, match="uncertainty"):
+        ToonBuilder.build_reasoning_payload("g", [], [], uncertainty="unsure")
+    with pytest.raises(ValueError, match="status"):
+        ToonBuilder.build_action_response_payload(status="maybe", data={})
+
+    client = AOPClient(ClientConfig(api_key="aop_test", agent_id=1))
+    event = client.trace_builder.create_final_output(text="Found 3 records é", structured={"n": 3})
+    text = to_toon(event, pretty=True)
+    assert "\n" in text and "é" in text
+    assert parse_toon(text) == event.model_dump(mode="json", exclude_none=True)
+    trace = to_toon({"run_id": client.run_id, "events": client.get_trace()})
+    assert [e["seq"] for e in parse_toon(trace)["events"]] == [1]
+
+    with pytest.raises(ValueError, match="invalid JSON"):
+        parse_toon('{"seq": 1, "t": ')
+    missing_actor = {k: v for k, v in json.loads(to_toon(event)).items() if k != "actor"}
+    with pytest.raises(ValueError, match="actor"):
+        parse_toon(json.dumps(missing_actor))
+    with pytest.raises(ValueError, match="goal"):
+        ToonParser.validate_payload("reasoning", {"steps": [], "safety_checks": []})

@@ -11,6 +11,12 @@ from .aop import (
     ClientConfig,
     TraceBuilder,
 )
+from .toon_parser import (
+    ToonBuilder,
+    ToonParser,
+    parse_toon,
+    to_toon,
+)
 from .v1 import (
     ActionRequestPayload,
     ActionResponseMeta,
@@ -73,6 +79,8 @@ __all__ = [
     "Spool",
     "SqliteSpool",
     "Stats",
+    "ToonBuilder",
+    "ToonParser",
     "TraceBatch",
     "TraceBuilder",
     "TraceEvent",
@@ -80,4 +88,6 @@ __all__ = [
     "UploadTraceBatchTraceEvent",
     "ValidationRejected",
     "__version__",
+    "parse_toon",
+    "to_toon",
 ]

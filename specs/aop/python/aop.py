@@ -21,15 +21,8 @@ from typing import Any
 
 from typing_extensions import Self
 
-from .v1 import (
-    ActionRequestPayload,
-    ActionResponsePayload,
-    AopApiClient,
-    ErrorPayload,
-    FinalOutputPayload,
-    ReasoningPayload,
-    TraceEvent,
-)
+from .toon_parser import ToonBuilder
+from .v1 import AopApiClient, TraceEvent
 
 __all__ = ["AOPClient", "ClientConfig", "TraceBuilder"]
 
@@ -139,15 +132,8 @@ class TraceBuilder:
         actor: str = "agent",
         **meta: Any,
     ) -> TraceEvent:
-        payload = ReasoningPayload.model_validate(
-            {
-                "goal": goal,
-                "steps": steps,
-                "safety_checks": safety_checks,
-                "uncertainty": uncertainty,
-            }
-        )
-        return self._event(actor, "reasoning", payload.model_dump(exclude_none=True), meta)
+        payload = ToonBuilder.build_reasoning_payload(goal, steps, safety_checks, uncertainty)
+        return self._event(actor, "reasoning", payload, meta)
 
     def create_action_request(
         self,
@@ -157,10 +143,8 @@ class TraceBuilder:
         actor: str = "agent",
         **meta: Any,
     ) -> TraceEvent:
-        payload = ActionRequestPayload.model_validate(
-            {"action": action, "params": params, "context": context}
-        )
-        return self._event(actor, "action_request", payload.model_dump(exclude_none=True), meta)
+        payload = ToonBuilder.build_action_request_payload(action, params, context)
+        return self._event(actor, "action_request", payload, meta)
 
     def create_action_response(
         self,
@@ -171,20 +155,15 @@ class TraceBuilder:
         actor: str = "tool",
         **meta: Any,
     ) -> TraceEvent:
-        payload = ActionResponsePayload.model_validate(
-            {
-                "status": status,
-                "data": data,
-                "meta": {"latency_ms": latency_ms, "policy_flags": policy_flags},
-            }
-        )
-        return self._event(actor, "action_response", payload.model_dump(exclude_none=True), meta)
+        timing = {"latency_ms": latency_ms, "policy_flags": policy_flags}
+        payload = ToonBuilder.build_action_response_payload(status, data, timing)
+        return self._event(actor, "action_response", payload, meta)
 
     def create_final_output(
         self, text: str, structured: Event | None = None, actor: str = "agent", **meta: Any
     ) -> TraceEvent:
-        payload = FinalOutputPayload.model_validate({"text": text, "structured": structured})
-        return self._event(actor, "final_output", payload.model_dump(exclude_none=True), meta)
+        payload = ToonBuilder.build_final_output_payload(text, structured)
+        return self._event(actor, "final_output", payload, meta)
 
     def create_error(
         self,
@@ -196,17 +175,8 @@ class TraceBuilder:
         actor: str = "system",
         **meta: Any,
     ) -> TraceEvent:
-        payload = ErrorPayload.model_validate(
-            {
-                "error_type": error_type,
-                "message": message,
-                "code": code,
-                "recoverable": recoverable,
-                "timestamp": _now(),
-                "details": details,
-            }
-        )
-        return self._event(actor, "error", payload.model_dump(exclude_none=True), meta)
+        payload = ToonBuilder.build_error_payload(error_type, message, code, details, recoverable)
+        return self._event(actor, "error", payload, meta)
 
     def create_custom(self, actor: str, event_type: str, payload: Event, **meta: Any) -> TraceEvent:
         """Any actor/type the spec allows; others raise `pydantic.ValidationError` here."""
