@@ -515,13 +515,25 @@ def compile_part(part: Part, names: tuple[str, ...] = ("",)) -> Compiled:
         keys = part.path.split(".")
         return lambda objs, env: [_get_keys(item, keys) for item in env.items]
     if isinstance(part, Join):
+        flat = _flatten(part, names)
+        if flat is not None:
+            return _concat(flat)
         texts = compile_texts(part.parts, names)
         sep = part.sep
         return lambda objs, env: sep.join(texts(objs, env))
     if isinstance(part, Hash):
-        texts = compile_texts(part.parts, names)
         digest_of = hash_function(part.algorithm)
         sep, prefix, length, sort = part.sep, part.prefix, part.length, part.sort
+        flat = None if sort else _flatten(Join(part.parts, sep), names)
+        if flat is not None:
+            message = _concat(flat)
+
+            def hashed_flat(objs: Sequence[Any], env: Env) -> str:
+                digest = digest_of(message(objs, env).encode())
+                return prefix + (digest if length is None else digest[:length])
+
+            return hashed_flat
+        texts = compile_texts(part.parts, names)
 
         def hashed(objs: Sequence[Any], env: Env) -> str:
             parts = texts(objs, env)
@@ -532,6 +544,42 @@ def compile_part(part: Part, names: tuple[str, ...] = ("",)) -> Compiled:
 
         return hashed
     raise TypeError(f"not a recipe part: {part!r}")
+
+
+def _flatten(part: Join, names: tuple[str, ...]) -> list[str | Compiled] | None:
+    """A Join (nested Joins included) as literal texts and single-valued parts in order, so
+    its text is one concatenation; None when a part is multi-valued (``ItemValues``)."""
+    out: list[str | Compiled] = []
+    for i, p in enumerate(part.parts):
+        if i and part.sep:
+            out.append(part.sep)
+        if isinstance(p, ItemValues):
+            return None
+        if isinstance(p, Join):
+            inner = _flatten(p, names)
+            if inner is None:
+                return None
+            out.extend(inner)
+        elif isinstance(p, Lit):
+            out.append(p.text)
+        else:
+            out.append(compile_part(p, names))
+    return out
+
+
+def _concat(flat: list[str | Compiled]) -> Compiled:
+    """The text of a flattened Join: one call per dynamic part, literals as they are."""
+    pieces: list[Any] = list(flat)
+    dynamic = [(i, p) for i, p in enumerate(flat) if not isinstance(p, str)]
+
+    def concat(objs: Sequence[Any], env: Env) -> str:
+        out = pieces[:]
+        for i, fn in dynamic:
+            value = fn(objs, env)
+            out[i] = value if value.__class__ is str else text(value)
+        return "".join(out)
+
+    return concat
 
 
 @functools.lru_cache(maxsize=256)
