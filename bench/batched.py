@@ -40,12 +40,15 @@ def run_modelstat(url: str, n: int) -> dict[str, object]:
     cfg.buffer_capacity = n + 1000
     ms = Client(cfg)
     tokens = TokenUsage(input=800, output=120)
+    cpu0, caller0 = time.process_time(), time.thread_time()
     started = time.perf_counter()
     for i in range(n):
         ms.record(LlmCall("openai", f"s{i % 64}", model="gpt-x", tokens=tokens))
     produced = time.perf_counter()
+    caller_cpu = time.thread_time() - caller0
     flushed = ms.flush(timeout=900)
     finished = time.perf_counter()
+    cpu = time.process_time() - cpu0
     dropped = ms.dropped()
     ms.shutdown()
     return {
@@ -53,6 +56,10 @@ def run_modelstat(url: str, n: int) -> dict[str, object]:
         "producer_s": produced - started,
         "seconds": finished - started,
         "dropped": dropped,
+        # Where the client's CPU goes, per event: the calling thread (LlmCall + record()) and
+        # everything else in the process (the worker: prepare, build, HTTP).
+        "caller_cpu_us": caller_cpu / n * 1e6,
+        "background_cpu_us": (cpu - caller_cpu) / n * 1e6,
     }
 
 
@@ -80,6 +87,7 @@ def run_bare(url: str, n: int) -> dict[str, object]:
 
     thread = threading.Thread(target=sender)
     thread.start()
+    cpu0 = time.process_time()
     started = time.perf_counter()
     events: list[bytes] = []
     ids: list[str] = []
@@ -111,7 +119,9 @@ def run_bare(url: str, n: int) -> dict[str, object]:
             events, ids = [], []
     outbox.put(None)
     thread.join()
-    return {"seconds": time.perf_counter() - started, "batches_ok": sent[0]}
+    seconds = time.perf_counter() - started
+    cpu_us = (time.process_time() - cpu0) / n * 1e6
+    return {"seconds": seconds, "batches_ok": sent[0], "cpu_us": cpu_us}
 
 
 def run_segment(url: str, n: int) -> dict[str, object]:

@@ -197,6 +197,17 @@ def batched() -> None:
     ours = float(rows[0][1]["events_per_s"])
     table_rows.append(["ours / bare loop", ours / float(rows[1][1]["events_per_s"]), "", "", ""])
     table_rows.append(["ours / Segment", ours / float(segment["events_per_s"]), "", "", ""])
+    client, bare = rows[0][1], rows[1][1]
+    table_rows.append(
+        [
+            "client CPU per event, us: caller (LlmCall + record) / background (worker)",
+            f"{float(client['caller_cpu_us']):.1f} / {float(client['background_cpu_us']):.1f}",
+            "",
+            "",
+            "",
+        ]
+    )
+    table_rows.append(["bare loop CPU per event, us", float(bare["cpu_us"]), "", "", ""])
     table(
         f"Batched delivery: {N_DELIVERY:,} modelstat events until flush() returns, reference "
         "server (targets: >= 80% of the bare loop, >= 5x Segment)",
