@@ -350,15 +350,16 @@ def to_millis(value: Any) -> int | None:
     Floats are read through their shortest decimal repr, so ``1750336496.789`` gives
     ``1750336496789`` (not ``...788`` from binary rounding).
     """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value * 1000
-    if isinstance(value, float):
-        global _last_millis
+    global _last_millis
+    if value.__class__ is float:  # the common case first: unix seconds from time.time()
         last = _last_millis
         if value == last[0]:  # ids and wire timestamps often read the same field in turn
             return last[1]
+    elif value is None or isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        return value * 1000
+    if isinstance(value, float):
         text = repr(value)
         whole, dot, frac = text.partition(".")
         if dot and value >= 0 and frac.isdigit():  # the common case, without Decimal
