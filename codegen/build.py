@@ -18,7 +18,7 @@ from codegen.errors import Problem, SpecError, pointer
 from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion, Setting
 from codegen.pymodels import ModelField, ModelsModule
 from codegen.recipes import RecipeWriter
-from codegen.schemas import PreparedSchemas, deref
+from codegen.schemas import PreparedSchemas, body_media, deref, directional, own_properties
 from codegen.validate import HTTP_METHODS
 
 AUTOFILL_EXPRESSIONS = {"unix_seconds": "unix_seconds()", "uuid4": "new_uuid4()"}
@@ -273,6 +273,7 @@ class _Builder:
                     fills.update({n: (STAMPED, False) for n in batched.stamped})
                 cls = self.models.classes[body_model]
                 fields = self.models.fields(body_model)
+                read_only, write_only = self.body_directions(op) if batched is None else (set(), {})
                 field_params = []
                 flatten = not cls.is_root
                 body_taken = taken - {"body"}
@@ -293,12 +294,17 @@ class _Builder:
                             idempotency_field = f.name
                         if kind:
                             continue
+                    if f.wire in read_only and f.default:
+                        # A response-only property is no argument, unless the model still
+                        # requires it (readOnly on an allOf override of a required property).
+                        continue
                     pname = f.wire if names.is_identifier(f.wire) else f.name
                     if pname in body_taken or not names.is_identifier(pname):
                         flatten = False
                         break
                     body_taken.add(pname)
-                    field_params.append(self.field_param(pname, f))
+                    nullable = write_only.get(f.wire) if f.default else None
+                    field_params.append(self.field_param(pname, f, nullable))
                 if flatten:
                     body_flattened = True
                     params.extend(field_params)
@@ -453,8 +459,41 @@ class _Builder:
             return f"list[{item}]"
         return _SCALARS.get(kind, "str") if isinstance(kind, str) else "str"
 
-    def field_param(self, pname: str, f: ModelField) -> Param:
+    def body_directions(self, op: dict[str, Any]) -> tuple[set[str], dict[str, bool]]:
+        """The request body's readOnly properties (never arguments), and its required writeOnly
+        ones (required arguments although the shared model cannot require them), with whether
+        each is nullable. Read from the spec as written: prepare() relaxed its copy."""
+        body = deref(self.data, op.get("requestBody"))
+        media = body_media(body.get("content") if isinstance(body, dict) else None)
+        if media is None:
+            return set(), {}
+        schema = media[2].get("schema")
+        props = own_properties(self.data, schema)
+        required = _required_names(self.data, schema)
+        read_only = {n for n, p in props.items() if directional(self.data, p) == "readOnly"}
+        write_only = {
+            n: _nullable(deref(self.data, p))
+            for n, p in props.items()
+            if n in required and directional(self.data, p) == "writeOnly"
+        }
+        return read_only, write_only
+
+    def field_param(self, pname: str, f: ModelField, nullable: bool | None = None) -> Param:
+        """An argument for a body field; `nullable` given: required although the model's
+        field is optional (a required writeOnly property), None only if the spec allows it."""
         annotation = self.annotation(f.annotation)
+        if nullable is not None:
+            if not nullable and annotation.endswith(" | None"):
+                annotation = annotation[: -len(" | None")]
+            return Param(
+                name=pname,
+                target=f.name,
+                annotation=annotation,
+                required=True,
+                default="",
+                location="body",
+                doc=names.docstring(f.doc),
+            )
         default = f.default
         if default[:1] in ("[", "{") or default.endswith(")"):
             # A mutable default would be shared between calls: the model fills it instead.
@@ -537,6 +576,31 @@ class _Builder:
         if static:
             return f"{{client_class}}.{key}(base_url=BASE_URL{', ' + args if args else ''})"
         return f"client.{key}({args})"
+
+
+def _required_names(doc: dict[str, Any], schema: Any, depth: int = 0) -> set[str]:
+    """`required` of an object schema and of its allOf parts."""
+    schema = deref(doc, schema)
+    if not isinstance(schema, dict) or depth > 32:
+        return set()
+    listed = schema.get("required")
+    found = {r for r in listed if isinstance(r, str)} if isinstance(listed, list) else set()
+    for part in schema.get("allOf") or []:
+        found |= _required_names(doc, part, depth + 1)
+    return found
+
+
+def _nullable(schema: Any) -> bool:
+    """Whether a property schema admits null (3.0 `nullable`, 3.1 type arrays, a null variant)."""
+    if not isinstance(schema, dict):
+        return True
+    kind = schema.get("type")
+    if schema.get("nullable") is True or kind == "null":
+        return True
+    if isinstance(kind, list) and "null" in kind:
+        return True
+    variants = [*(schema.get("anyOf") or []), *(schema.get("oneOf") or [])]
+    return any(isinstance(v, dict) and v.get("type") == "null" for v in variants)
 
 
 def _flatten(node: Namespace) -> list[Namespace]:

@@ -185,7 +185,74 @@ def prepare(data: dict[str, Any], file: str) -> PreparedSchemas:
 
     for class_name, schema in sorted(renamed.items()):
         _collect_aliases(doc, class_name, schema, prepared.aliases)
+    _relax_directional(doc, renamed)
     return prepared
+
+
+# Keywords whose values are data (an example may well look like a schema): never edited.
+_DATA_KEYWORDS = frozenset({"example", "examples", "default", "enum", "const"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+
+
+def directional(doc: dict[str, Any], prop: Any) -> str | None:
+    """ "readOnly" or "writeOnly" when a property schema (or the schema it refers to) says so."""
+    seen = 0
+    while isinstance(prop, dict) and seen < 64:
+        for keyword in ("readOnly", "writeOnly"):
+            if prop.get(keyword) is True:
+                return keyword
+        ref = prop.get("$ref")
+        if not isinstance(ref, str):
+            return None
+        prop = resolve_pointer(doc, ref)
+        seen += 1
+    return None
+
+
+def own_properties(doc: dict[str, Any], schema: Any, depth: int = 0) -> dict[str, Any]:
+    """The properties an object schema declares itself or through its allOf parts."""
+    schema = deref(doc, schema)
+    if not isinstance(schema, dict) or depth > 32:
+        return {}
+    found: dict[str, Any] = {}
+    for part in schema.get("allOf") or []:
+        found.update(own_properties(doc, part, depth + 1))
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        found.update(props)
+    return found
+
+
+def _relax_directional(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """One model serves requests and responses, so a property marked `readOnly` (only in
+    responses) or `writeOnly` (only in requests) cannot be required by it: it is dropped from
+    `required`, everywhere in the component schemas. A request then validates without the
+    readOnly property and a response parses without the writeOnly one; build.py keeps a
+    required writeOnly property a required argument and never takes a readOnly one."""
+
+    def visit(node: Any, depth: int, names_only: bool = False) -> None:
+        if depth > 256:
+            return
+        if isinstance(node, dict) and names_only:  # `properties`: any name, schemas below
+            for value in node.values():
+                visit(value, depth + 1)
+        elif isinstance(node, dict):
+            required = node.get("required")
+            if isinstance(required, list) and required:
+                props = own_properties(doc, node)
+                kept = [r for r in required if not directional(doc, props.get(r))]
+                if len(kept) != len(required):
+                    node["required"] = kept
+            for key, value in node.items():
+                if key in _SCHEMA_MAPS:
+                    visit(value, depth + 1, names_only=True)
+                elif key not in _DATA_KEYWORDS and key != extensions.KEY:
+                    visit(value, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item, depth + 1)
+
+    visit(schemas, 0, names_only=True)
 
 
 def _named(

@@ -332,3 +332,90 @@ def test_webhooks_and_callbacks_do_not_break_generation(workspace: Path) -> None
     assert "ping_webhook" not in client and "shared_item" not in client
     proc = run_python(workspace, "svc", "from svc.v1 import HooksClient, Ping; print('ok')")
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+READ_WRITE_ONLY = {
+    "openapi": "3.0.3",
+    "info": {"title": "Pets", "version": "1.0.0"},
+    "paths": {
+        "/pets": {
+            "post": {
+                "operationId": "addPet",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}
+                    },
+                },
+                "responses": {"200": _ok(schema={"$ref": "#/components/schemas/Pet"})},
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "Pet": {
+                "type": "object",
+                "required": ["id", "name", "password", "created", "secret"],
+                "properties": {
+                    "id": {"type": "integer", "readOnly": True},
+                    "name": {"type": "string"},
+                    "password": {"type": "string", "writeOnly": True},
+                    "created": {"$ref": "#/components/schemas/Stamp"},
+                    "secret": {"type": "string", "nullable": True, "writeOnly": True},
+                    "owner": {"$ref": "#/components/schemas/Owner"},
+                },
+            },
+            "Stamp": {"type": "string", "readOnly": True},
+            "Owner": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {
+                    "id": {"type": "string", "readOnly": True},
+                    "name": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
+def test_read_only_and_write_only_properties_follow_the_direction(workspace: Path) -> None:
+    """A request need not (and through a method cannot) carry a required readOnly property; a
+    response parses without a required writeOnly one, which stays a required argument."""
+    write(workspace, READ_WRITE_ONLY)
+    result = run_codegen("generate", cwd=workspace)
+    assert result.code == 0, result.stderr
+    code = """
+import inspect, json
+import httpx
+from svc.v1 import PetsClient, Pet, Owner
+
+sent = []
+def handler(request):
+    sent.append(json.loads(request.content))
+    # the server's answer: readOnly fields filled in, writeOnly ones never echoed
+    return httpx.Response(200, json={"id": 7, "name": "Rex", "created": "2026-01-01",
+                                     "owner": {"id": "o1", "name": "Ann"}})
+
+client = PetsClient(base_url="http://pets.test",
+                    http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+params = inspect.signature(client.add_pet).parameters
+assert "id" not in params and "created" not in params, list(params)
+assert params["password"].default is inspect.Parameter.empty
+assert params["secret"].default is inspect.Parameter.empty
+
+pet = client.add_pet(name="Rex", password="pw", secret=None, owner=Owner(name="Ann"))
+body, = sent  # no value for a readOnly property (blocking calls send unset fields as null)
+assert (body["name"], body["password"], body["owner"]["name"]) == ("Rex", "pw", "Ann"), body
+assert body.get("id") is body.get("created") is body["owner"].get("id") is None, body
+assert (pet.id, pet.name, pet.password, pet.owner.id) == (7, "Rex", None, "o1"), pet
+client.close()
+
+# the same through the models: a request body without its readOnly properties validates,
+# a response without its writeOnly properties parses
+Pet(name="Rex", password="pw")
+Pet.model_validate({"id": 1, "name": "Rex", "created": "2026-01-01"})
+print("ok")
+"""
+    proc = run_python(workspace, "svc", code)
+    assert proc.stdout.strip() == "ok", proc.stderr

@@ -20,6 +20,7 @@ SUBSET = [
     "apisguru-json2video",  # discriminator without mapping over allOf
     "apisguru-mercure",  # form-urlencoded body, header and cookie parameters
     "mixpanel-ingestion",  # relative $refs into ./common/
+    "honeycomb",  # readOnly properties, one an allOf override of a property the base requires
 ]
 
 
