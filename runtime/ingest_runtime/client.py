@@ -68,6 +68,8 @@ class IngestClient:
         http_client: httpx.Client | None = None,
         transport: Transport | None = None,
         max_attempts: int = config.MAX_ATTEMPTS,
+        backoff_base: float = config.BACKOFF_BASE,
+        backoff_cap: float = config.BACKOFF_CAP,
         max_queue_size: int = config.MAX_QUEUE_SIZE,
         timeout: float = config.TIMEOUT,
         on_drop: Callable[[Drop], None] | None = None,
@@ -108,6 +110,9 @@ class IngestClient:
         self._spool = spool
         self._routes = {r.key: r for r in self._ROUTES}
         self._max_attempts = max_attempts
+        if not 0 < backoff_base <= backoff_cap:
+            raise ValueError("backoff needs 0 < backoff_base <= backoff_cap (seconds)")
+        self._backoff = (float(backoff_base), float(backoff_cap))
         self._max_queue_size = max_queue_size
         self._on_drop = on_drop
         self._flush_at_exit = flush_at_exit
@@ -173,6 +178,7 @@ class IngestClient:
             token=self._token,
             user_agent=user_agent(self._SERVICE),
             max_attempts=self._max_attempts,
+            backoff=self._backoff,
             max_queue_size=self._max_queue_size,
             timeout=self._timeout,
             preparer=preparer,

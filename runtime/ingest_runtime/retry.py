@@ -50,9 +50,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, min(config.RETRY_AFTER_MAX, seconds))
 
 
-def next_delay(attempt: int, retry_after: float | None, rng: random.Random) -> float:
+def next_delay(
+    attempt: int,
+    retry_after: float | None,
+    rng: random.Random,
+    base: float = config.BACKOFF_BASE,
+    cap: float = config.BACKOFF_CAP,
+) -> float:
     """The wait after failed attempt ``attempt``: jittered backoff, at least ``Retry-After``."""
-    delay = backoff_delay(attempt, rng)
+    delay = backoff_delay(attempt, rng, base, cap)
     if retry_after is not None and retry_after > delay:
         return retry_after
     return delay

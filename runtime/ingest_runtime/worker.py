@@ -81,6 +81,7 @@ class Pipeline:
         token: str | None,
         user_agent: str,
         max_attempts: int,
+        backoff: tuple[float, float] = (config.BACKOFF_BASE, config.BACKOFF_CAP),
         max_queue_size: int,
         timeout: float,
         preparer: Preparer,
@@ -114,6 +115,7 @@ class Pipeline:
         self.token = token
         self.user_agent = user_agent
         self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff  # (base, cap) seconds of the jittered exponential backoff
         self.max_queue_size = max_queue_size
         self.timeout = timeout
         self.rng = random.Random()
@@ -397,7 +399,7 @@ class Worker(threading.Thread):
             with counters.lock:
                 counters.retried += 1
             on_retry(attempts)
-            if p.stop.wait(next_delay(attempts, retry_after, p.rng)):
+            if p.stop.wait(next_delay(attempts, retry_after, p.rng, *p.backoff)):
                 return "stopped", status, attempts
 
     def _deliver_record(self, rec: Record) -> None:

@@ -270,3 +270,31 @@ def test_toon_helpers_build_validate_parse_and_serialize() -> None:
         parse_toon(json.dumps(missing_actor))
     with pytest.raises(ValueError, match="goal"):
         ToonParser.validate_payload("reasoning", {"steps": [], "safety_checks": []})
+
+
+def test_the_seeds_remaining_config_fields_are_accepted_and_checked(
+    tmp_path: Path, start_server
+) -> None:
+    """retry_backoff_base/max, verify_ssl and the streaming settings exist as in the seed:
+    streaming without a URL is refused; verify_ssl=False still delivers (through httpx)."""
+    with pytest.raises(ValueError, match="streaming_url is required"):
+        AOPClient(ClientConfig(api_key="aop_test", agent_id=1, enable_streaming=True))
+    with pytest.raises(ValueError, match="retry_backoff_base"):
+        AOPClient(ClientConfig(api_key="aop_test", agent_id=1, retry_backoff_base=0))
+    server = start_server(SPEC, secret=SALT)
+    config = ClientConfig(
+        api_key="aop_test",
+        base_url=server.url,
+        agent_id=1,
+        org_salt_key=SALT,
+        verify_ssl=False,
+        retry_backoff_base=0.1,
+        retry_backoff_max=0.2,
+        local_fallback_dir=str(tmp_path / "fallback"),
+    )
+    client = AOPClient(config)
+    client.start()
+    client.emit_event(client.trace_builder.create_final_output(text="over httpx"))
+    client.stop()
+    assert client.get_stats()["events_sent"] == 1
+    assert [e["payload"]["text"] for e in server.events("uploadTraceBatch")] == ["over httpx"]

@@ -272,3 +272,19 @@ def test_atexit_flushes_pending_events(server: Server) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert len(server.requests) == 100
+
+
+def test_backoff_base_and_cap_are_per_client(server: Server) -> None:
+    """A client's own backoff: capped at 50 ms, five attempts against a server that always
+    answers 503 take well under a second (the default base 0.5 s / cap 30 s waits ~3.75 s in
+    expectation over four retries). Bad values are refused at construction."""
+    server.script.default = (503, {}, b"down")
+    with Client(base_url=server.url, max_attempts=5, backoff_base=0.01, backoff_cap=0.05) as c:
+        started = time.monotonic()
+        c.step(step_id="s", status="started")
+        assert c.flush(5)
+        elapsed = time.monotonic() - started
+        assert c.stats().dropped_by_reason == {"retries_exhausted": 1}
+    assert len(server.requests) == 5 and elapsed < 1.0
+    with pytest.raises(ValueError, match="backoff"):
+        Client(base_url=server.url, backoff_base=2.0, backoff_cap=1.0)

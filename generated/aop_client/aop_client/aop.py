@@ -47,12 +47,19 @@ class ClientConfig:
     batch_interval: float = 5.0
     max_buffer_size: int = 1000
     max_retries: int = 3
+    retry_backoff_base: float = 1.0
+    retry_backoff_max: float = 60.0
     timeout: float = 30.0
+    verify_ssl: bool = True
     enable_local_fallback: bool = True
     local_fallback_dir: str = "./aop_fallback"
     enable_local_replay: bool = False
     replay_dir: str = "./aop_replay"
     org_salt_key: str | None = None
+    #: The seed's streaming settings are accepted and checked; the wired server has no
+    #: streaming ingest (its WebSockets are viewers), so events always go by batch.
+    enable_streaming: bool = False
+    streaming_url: str | None = None
     redaction_hook: Callable[[Event], Event] | None = None
     pre_send_hook: Callable[[Event], None] | None = None
     post_send_hook: Callable[[Event, bool], None] | None = None
@@ -68,6 +75,8 @@ class ClientConfig:
             agent_id=int(agent) if agent else None,
             batch_size=int(env.get("AOP_BATCH_SIZE", "100")),
             batch_interval=float(env.get("AOP_BATCH_INTERVAL", "5.0")),
+            enable_streaming=env.get("AOP_ENABLE_STREAMING", "").lower() == "true",
+            streaming_url=env.get("AOP_STREAMING_URL"),
             enable_local_replay=env.get("AOP_ENABLE_LOCAL_REPLAY", "").lower() == "true",
             replay_dir=env.get("AOP_REPLAY_DIR", "./aop_replay"),
             org_salt_key=env.get("AOP_ORG_SALT_KEY"),
@@ -82,6 +91,10 @@ class ClientConfig:
             return False, "agent_id is required"
         if self.batch_size <= 0 or self.batch_interval <= 0:
             return False, "batch_size and batch_interval must be positive"
+        if self.enable_streaming and not self.streaming_url:
+            return False, "streaming_url is required when streaming is enabled"
+        if not 0 < self.retry_backoff_base <= self.retry_backoff_max:
+            return False, "retry_backoff_base must be positive and at most retry_backoff_max"
         return True, ""
 
 
@@ -200,6 +213,13 @@ class TraceBuilder:
         return json.dumps(self.export_trace(), indent=2 if pretty else None)
 
 
+def _unverified_client(timeout: float) -> Any:
+    """`verify_ssl=False`: an httpx client that skips certificate checks (the user's choice)."""
+    import httpx
+
+    return httpx.Client(verify=False, timeout=timeout)
+
+
 class AOPClient:
     """The seed's client: `start()`, `emit_event()`, `stop()`, `finalize()`, `get_*()`."""
 
@@ -217,6 +237,7 @@ class AOPClient:
         self._sent = 0
         self._failed = 0
         self._started = False
+        self._http = None if config.verify_ssl else _unverified_client(config.timeout)
         self.api = AopApiClient(
             base_url=config.base_url,
             token=config.api_key,
@@ -226,6 +247,9 @@ class AOPClient:
             batch_max_items=config.batch_size,
             flush_interval=config.batch_interval,
             max_attempts=config.max_retries + 1,
+            backoff_base=config.retry_backoff_base,
+            backoff_cap=config.retry_backoff_max,
+            http_client=self._http,
             max_queue_size=config.max_buffer_size,
             timeout=config.timeout,
             fallback_dir=config.local_fallback_dir if config.enable_local_fallback else None,
@@ -274,6 +298,8 @@ class AOPClient:
         """Send everything queued (bounded by `timeout`), stop, write the replay file."""
         self.api.flush(timeout=timeout)
         self.api.close(timeout=min(timeout, 2.0))
+        if self._http is not None:
+            self._http.close()
         if self.config.enable_local_replay:
             self._write_replay()
 
