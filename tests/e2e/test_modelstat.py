@@ -208,3 +208,14 @@ def test_redaction_policy_none_skips_the_floor_but_keeps_the_cap(tmp_path: Path)
     assert none.startswith(f"mail bob@example.com {ANTHROPIC_KEY}") and len(none) == 321
     assert floor.startswith("mail [REDACTED:email] [REDACTED:anthropic_key]")
     assert "bob@example.com" not in floor and len(floor) == 321
+
+
+def test_redact_is_the_floor_with_secret_and_pii_counts() -> None:
+    """The seed's public `redact(text) -> Redacted(text, secrets, pii)`."""
+    from modelstat import Redacted, redact
+
+    out = redact(f"key {ANTHROPIC_KEY} for bob@example.com in /home/bob/x")
+    assert out == Redacted(
+        "key [REDACTED:anthropic_key] for [REDACTED:email] in /home/[REDACTED:home_path]/x", 1, 2
+    )
+    assert redact("nothing here") == Redacted("nothing here", 0, 0)

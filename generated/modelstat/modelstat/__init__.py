@@ -12,8 +12,10 @@ from .sdk import (
     Config,
     LlmCall,
     Mode,
+    Redacted,
     RedactionPolicy,
     ToolCallInput,
+    redact,
 )
 from .v1 import (
     ApiError,
@@ -66,6 +68,7 @@ __all__ = [
     "ModelstatIngestError",
     "RateLimited",
     "RawEvent",
+    "Redacted",
     "RedactionPolicy",
     "Spool",
     "SqliteSpool",
@@ -76,4 +79,5 @@ __all__ = [
     "TransportError",
     "ValidationRejected",
     "__version__",
+    "redact",
 ]

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from ingest_runtime import Transport
+from ingest_runtime import Redactor, Transport
 from typing_extensions import Self
 
 from .v1 import GitContext, ModelstatIngestClient, TokenUsage
@@ -26,13 +26,35 @@ __all__ = [
     "Config",
     "LlmCall",
     "Mode",
+    "Redacted",
     "RedactionPolicy",
     "ToolCallInput",
+    "redact",
 ]
 
 DEFAULT_DAEMON_URL = "http://127.0.0.1:4319/v1/ingest"
 EXCERPT_SEPARATOR = "\n---\n"
 _ARGS_PLACEHOLDER = "args:"  # tool args travel to the worker as "args:<json>" in args_hash
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """What `redact()` returns: the text, and how many secrets and PII matches it replaced."""
+
+    text: str
+    secrets: int
+    pii: int
+
+
+_PII_KINDS = frozenset({"email", "card", "home_path"})
+
+
+def redact(text: str) -> Redacted:
+    """The redaction floor on one text, exactly as the worker applies it to excerpts."""
+    redactor = Redactor()
+    out = redactor.redact(text)
+    pii = sum(n for kind, n in redactor.counts.items() if kind in _PII_KINDS)
+    return Redacted(out, sum(redactor.counts.values()) - pii, pii)
 
 
 class RedactionPolicy(str, Enum):
