@@ -219,3 +219,30 @@ def test_redact_is_the_floor_with_secret_and_pii_counts() -> None:
         "key [REDACTED:anthropic_key] for [REDACTED:email] in /home/[REDACTED:home_path]/x", 1, 2
     )
     assert redact("nothing here") == Redacted("nothing here", 0, 0)
+
+
+def test_seed_enums_and_fake_transport() -> None:
+    """The seed's EventKind/BillingMode/ToolCallStatus are accepted where strings are, reach
+    the wire as plain strings, and FakeTransport.batches() gives the decoded bodies."""
+    from modelstat import (
+        BillingMode,
+        Client,
+        Config,
+        EventKind,
+        FakeTransport,
+        LlmCall,
+        ToolCallInput,
+        ToolCallStatus,
+    )
+
+    transport = FakeTransport()
+    ms = Client.with_transport(Config("msk_key", "agent"), transport)
+    tool = ToolCallInput("grep", ToolCallStatus.ERROR, args={"q": 1})
+    ms.record(
+        LlmCall("openai", "s", kind=EventKind.TOOL_CALL, billing=BillingMode.API, tool_calls=[tool])
+    )
+    ms.shutdown()
+    [batch] = transport.batches()
+    event, call = batch["events"][0], batch["tool_calls"][0]
+    assert (event["kind"], event["billing"], call["status"]) == ("tool_call", "api", "error")
+    assert call["args_hash"] == hashlib.sha256(b'{"q":1}').hexdigest() and "args" not in call

@@ -15,20 +15,24 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from ingest_runtime import Redactor, Transport
+from ingest_runtime import MemoryTransport, Redactor, Transport
 from typing_extensions import Self
 
 from .v1 import GitContext, ModelstatIngestClient, TokenUsage
 
 __all__ = [
     "DEFAULT_DAEMON_URL",
+    "BillingMode",
     "Client",
     "Config",
+    "EventKind",
+    "FakeTransport",
     "LlmCall",
     "Mode",
     "Redacted",
     "RedactionPolicy",
     "ToolCallInput",
+    "ToolCallStatus",
     "redact",
 ]
 
@@ -55,6 +59,36 @@ def redact(text: str) -> Redacted:
     out = redactor.redact(text)
     pii = sum(n for kind, n in redactor.counts.items() if kind in _PII_KINDS)
     return Redacted(out, sum(redactor.counts.values()) - pii, pii)
+
+
+class EventKind(str, Enum):
+    """`LlmCall.kind` values (the spec's `RawEvent.kind` enum); plain strings work too."""
+
+    USER_MESSAGE = "user_message"
+    ASSISTANT_MESSAGE = "assistant_message"
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    SUMMARY = "summary"
+
+
+class BillingMode(str, Enum):
+    SUBSCRIPTION = "subscription"
+    API = "api"
+
+
+class ToolCallStatus(str, Enum):
+    SUCCESS = "success"
+    ERROR = "error"
+    DENIED = "denied"
+    TIMEOUT = "timeout"
+    UNKNOWN = "unknown"
+
+
+class FakeTransport(MemoryTransport):
+    """The seed's test transport: keeps every request; `batches()` gives the decoded bodies."""
+
+    def batches(self) -> list[dict[str, Any]]:
+        return [json.loads(request.body) for request in self.requests]
 
 
 class RedactionPolicy(str, Enum):
