@@ -284,6 +284,19 @@ def generator() -> None:
     )
 
 
+def scale() -> None:
+    """Stripe and GitHub: our generator next to datamodel-code-generator alone (bench/scale.py)."""
+    specs = os.environ.get("BENCH_SCALE_SPECS", "stripe-npm github-npm").split()
+    if not specs:
+        return
+    print(
+        "\n## Generator at scale: whole client (ours) vs datamodel-code-generator models only "
+        "(targets: Stripe <= 1.5x the anchor-flag time and <= 220 MB, GitHub <= 1.5x)\n"
+    )
+    sys.stdout.flush()
+    subprocess.run([PY, str(ROOT / "bench" / "scale.py"), *specs], cwd=ROOT, check=True)
+
+
 if __name__ == "__main__":
     print(
         f"# make bench ({time.strftime('%Y-%m-%d %H:%M')}, python {sys.version.split()[0]}, "
@@ -291,6 +304,7 @@ if __name__ == "__main__":
     )
     hot_path()
     generator()
+    scale()
     delivery()
     batched()
     stuck_transport()
