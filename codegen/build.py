@@ -128,6 +128,8 @@ class _Builder:
                 runtime_imports.add("call_blocking")
             if op.path_template:
                 runtime_imports.add("expand_path")
+            if op.omits_unset_body_fields:
+                runtime_imports.add("given")
         runtime_imports.update(self.recipes.names)
         constants = self.constants()
         env = dict(sorted((self.ext.get("env") or {}).items()))

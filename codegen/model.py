@@ -90,6 +90,17 @@ class Operation:
         return tuple(p for p in self.params if p.location == "body")
 
     @property
+    def omits_unset_body_fields(self) -> bool:
+        """A request/response call whose optional body arguments are sent only when given:
+        an optional argument left at None never reaches the wire as `null`."""
+        return (
+            self.delivery == "blocking"
+            and not self.raw
+            and self.body_flattened
+            and any(not p.required for p in self.body_params)
+        )
+
+    @property
     def documented_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.doc)
 

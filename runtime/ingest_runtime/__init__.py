@@ -4,7 +4,7 @@ import logging as _logging
 
 from ._version import __version__
 from .batching import AfterSend, Batch, BeforeSend
-from .blocking import call_blocking
+from .blocking import call_blocking, given
 from .client import IngestClient
 from .errors import (
     ApiError,
@@ -93,6 +93,7 @@ __all__ = [
     "__version__",
     "call_blocking",
     "expand_path",
+    "given",
     "new_uuid4",
     "setting",
     "unix_seconds",

@@ -26,7 +26,7 @@ from .errors import (
 )
 from .routes import Route, base_headers
 
-__all__ = ["call_blocking", "encode_body", "request_blocking", "user_agent"]
+__all__ = ["call_blocking", "encode_body", "given", "request_blocking", "user_agent"]
 
 T = TypeVar("T")
 
@@ -36,10 +36,19 @@ def user_agent(service: str | None = None) -> str:
 
 
 def encode_body(route: Route, body: pydantic.BaseModel | None) -> bytes:
-    """Wire bytes for ``body``: aliases applied, None kept as null unless ``route.omit_none``."""
+    """Wire bytes for ``body``: aliases applied; only fields that were given (a field left
+    unset is absent, not ``null``, so non-nullable optional fields stay valid); an explicit
+    None is sent as null unless ``route.omit_none``."""
     if body is None:
         return b""
-    return body.__pydantic_serializer__.to_json(body, by_alias=True, exclude_none=route.omit_none)
+    return body.__pydantic_serializer__.to_json(
+        body, by_alias=True, exclude_unset=True, exclude_none=route.omit_none
+    )
+
+
+def given(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional arguments of a generated call that were given (not None)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 @functools.lru_cache(maxsize=256)

@@ -37,6 +37,7 @@ from ingest_runtime import (
     Spool,
     Transport,
     expand_path,
+    given,
     setting,
 )
 
@@ -153,11 +154,17 @@ class RunsNamespace:
         client = self._client
         return client._call(
             _RUNS_CREATE,
-            _models.CreateRun(
-                agent_id=agent_id,
-                run_id=run_id,
-                scenario_id=scenario_id,
-                seed=seed,
+            _models.CreateRun.model_validate(
+                {
+                    "agent_id": agent_id,
+                    **given(
+                        {
+                            "run_id": run_id,
+                            "scenario_id": scenario_id,
+                            "seed": seed,
+                        }
+                    ),
+                }
             ),
             _models.Run,
         )
@@ -172,8 +179,14 @@ class RunsNamespace:
         client = self._client
         return client._call(
             _RUNS_FINALIZE,
-            _models.Finalize(
-                summary_metrics=summary_metrics,
+            _models.Finalize.model_validate(
+                {
+                    **given(
+                        {
+                            "summary_metrics": summary_metrics,
+                        }
+                    )
+                }
             ),
             _models.Finalized,
             path=expand_path(
