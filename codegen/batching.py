@@ -60,7 +60,7 @@ def plan_batches(
             )
         item_class = ref[len(SCHEMA_PREFIX) :]
         targets = {d["target"]: d["value"] for d in ext.get("derive") or []}
-        signature = _find_signature(document, schemas[item_class], (), 0)
+        signature = find_signature(document, schemas[item_class], (), 0)
         # `a.b` makes `a` the worker's; `a[].b` only fills the elements the caller passes in `a`.
         derived = {t.split(".")[0] for t in targets if not t.split(".")[0].endswith("[]")}
         if signature is not None and "." not in signature[0]:
@@ -133,7 +133,7 @@ def _input_schema(
     return schema
 
 
-def _find_signature(
+def find_signature(
     document: dict[str, Any], schema: Any, path: tuple[str, ...], depth: int
 ) -> tuple[str, dict[str, Any]] | None:
     schema = deref(document, schema)
@@ -143,7 +143,7 @@ def _find_signature(
         ext = prop.get(extensions.KEY) if isinstance(prop, dict) else None
         if isinstance(ext, dict) and isinstance(ext.get("sign"), dict):
             return ".".join((*path, name)), ext["sign"]
-        found = _find_signature(document, prop, (*path, name), depth + 1)
+        found = find_signature(document, prop, (*path, name), depth + 1)
         if found is not None:
             return found
     return None

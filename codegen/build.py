@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from codegen import extensions, names
-from codegen.batching import BatchedItem
+from codegen.batching import BatchedItem, find_signature
 from codegen.errors import Problem, SpecError, pointer
 from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion, Setting
 from codegen.pymodels import ModelField, ModelsModule
@@ -374,7 +374,7 @@ class _Builder:
             raw=raw,
             stream_item_model=stream[0] if stream else None,
             stream_media_type=stream[1] if stream else None,
-            route_extras=self.route_extras(ext, batched, where),
+            route_extras=self.route_extras(ext, batched, where, body_model),
         )
 
     def constants(self) -> tuple[Setting, ...]:
@@ -396,7 +396,11 @@ class _Builder:
         return tuple(found)
 
     def route_extras(
-        self, ext: dict[str, Any], batched: BatchedItem | None, where: tuple[str, ...]
+        self,
+        ext: dict[str, Any],
+        batched: BatchedItem | None,
+        where: tuple[str, ...],
+        body_model: str | None = None,
     ) -> tuple[str, ...]:
         """`Route` keyword arguments for batching, derived fields, redaction and signing."""
         if not any(k in ext for k in ("batch", "derive", "redact", "omit_none")):
@@ -413,8 +417,13 @@ class _Builder:
             extras.append(f"derive={self.recipes.derive(ext['derive'])}")
         if ext.get("redact"):
             extras.append(f"redact={self.recipes.redact(ext['redact'])}")
-        if batched is not None and batched.signature is not None:
-            target, recipe = batched.signature
+        signature = batched.signature if batched is not None else None
+        if batched is None and body_model is not None:  # one item per request, signed alike
+            document = self.prepared.document
+            item = document["components"]["schemas"].get(body_model)
+            signature = find_signature(document, item, (), 0) if item is not None else None
+        if signature is not None:
+            target, recipe = signature
             extras.append(f"sign={self.recipes.sign(target, recipe)}")
         return tuple(extras)
 

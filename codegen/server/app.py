@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 
 from codegen.server.admin import admin_router
 from codegen.server.auth import AuthRule, TokenPolicy
+from codegen.server.batches import share_item_keys
 from codegen.server.faults import FaultPlan
 from codegen.server.ingest import DropFilter, IngestMiddleware, Operation, ServerState
 from codegen.server.matching import PathMatcher
@@ -33,6 +35,10 @@ def compile_operations(data: dict[str, Any]) -> list[Operation]:
     """Compile every operation of a loaded spec (validators, auth, response plan)."""
     registry = make_registry(data)
     schemes = (data.get("components") or {}).get("securitySchemes") or {}
+    specs = list(iter_operations(data))
+    batches = [spec.batch for spec in specs]
+    share_item_keys(data, batches, [spec.operation_id for spec in specs])
+    specs = [replace(spec, batch=batch) for spec, batch in zip(specs, batches, strict=True)]
     return [
         Operation(
             spec=spec,
@@ -40,7 +46,7 @@ def compile_operations(data: dict[str, Any]) -> list[Operation]:
             validator=SchemaValidator(registry, spec.body_pointer) if spec.body_pointer else None,
             response=ResponsePlan(data, registry, spec),
         )
-        for spec in iter_operations(data)
+        for spec in specs
     ]
 
 

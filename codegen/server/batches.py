@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from codegen.load import resolve_pointer
 from codegen.server.spec import flatten
 
 Path = tuple[str, ...]
@@ -66,6 +67,39 @@ class BatchSpec:
     items: str | None  # envelope property with the item list; None: the body is one item
     key: tuple[Path, ...]  # item fields that identify an item for dedupe
     signature: Signature | None
+    item_schema: str | None = None  # pointer of the item's schema, $refs followed
+    #: Store (and dedupe) items under this operation id instead of the route's own: a
+    #: single-item route whose item is a batch route's item shares its (run, seq)-style keys.
+    store_as: str | None = None
+
+
+def schema_target(data: dict[str, Any], pointer: str) -> str:
+    """The pointer a schema location finally designates, following local `$ref`s."""
+    for _ in range(32):
+        try:
+            node = resolve_pointer(data, pointer)
+        except (KeyError, IndexError, TypeError):
+            return pointer
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if not (isinstance(ref, str) and ref.startswith("#")):
+            return pointer
+        pointer = ref
+    return pointer
+
+
+def share_item_keys(data: dict[str, Any], specs: list[BatchSpec | None], ids: list[str]) -> None:
+    """Give single-item routes the dedupe key and store of the batch route with the same item
+    schema (in place), as a server keying items by (run, seq) across both routes does."""
+    batches = {
+        spec.item_schema: (op_id, spec.key)
+        for spec, op_id in zip(specs, ids, strict=True)
+        if spec is not None and spec.items is not None and spec.key and spec.item_schema
+    }
+    for i, spec in enumerate(specs):
+        if spec is None or spec.items is not None or spec.item_schema not in batches:
+            continue
+        op_id, key = batches[spec.item_schema]
+        specs[i] = BatchSpec(None, key, spec.signature, spec.item_schema, store_as=op_id)
 
 
 def get_path(value: Any, path: Path) -> Any:
@@ -106,7 +140,8 @@ def batch_spec(
         key = (found,) if found else ()
     if batch is None and signature is None:
         return None
-    return BatchSpec(items=items, key=key, signature=signature)
+    item_schema = schema_target(data, item_pointer)
+    return BatchSpec(items=items, key=key, signature=signature, item_schema=item_schema)
 
 
 def _find_key(data: dict[str, Any], pointer: str) -> Path | None:

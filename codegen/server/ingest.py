@@ -204,8 +204,10 @@ class IngestMiddleware:
         recorder = self.state.recorder
         scope = scope_of(headers)
 
+        store_as = spec.batch.store_as or spec.operation_id
+
         def store(events: list[tuple[str | None, str]]) -> list[bool]:
-            return recorder.store_events(spec.operation_id, scope, events)
+            return recorder.store_events(store_as, scope, events)
 
         outcome = process(spec.batch, body, self.state.secret, store)
         if outcome.rejected is not None:
@@ -214,6 +216,10 @@ class IngestMiddleware:
         entry.duplicate = outcome.created == 0 and outcome.skipped > 0
         entry.outcome = "duplicates" if entry.duplicate else "accepted"
         status = op.response.status
+        if spec.batch.items is None and not outcome.failed:  # one item: the route's own reply
+            return Reply(
+                status, op.response.render(body, entry.duplicate, self.state.tokens.mint), []
+            )
         if outcome.failed:
             entry.outcome = "rejected" if not (outcome.created or outcome.skipped) else "accepted"
             status = 207 if "207" in spec.statuses else 401

@@ -298,3 +298,58 @@ def test_the_seeds_remaining_config_fields_are_accepted_and_checked(
     client.stop()
     assert client.get_stats()["events_sent"] == 1
     assert [e["payload"]["text"] for e in server.events("uploadTraceBatch")] == ["over httpx"]
+
+
+def test_hybrid_mode_streams_each_event_and_the_server_stores_it_once(
+    tmp_path: Path, start_server
+) -> None:
+    """The seed README's Hybrid Mode: each event goes out at once on the per-event route
+    (signed, verified by the server) and again in the batch, which the server skips: every seq
+    is stored once. StreamingClient alone sends through the same route."""
+    from aop_client.streaming import HybridClient, StreamingClient
+
+    server = start_server(SPEC, secret=SALT)
+    port = urlsplit(server.url).port
+    config = ClientConfig(
+        api_key="aop_test",
+        base_url=server.url,
+        agent_id=123,
+        org_salt_key=SALT,
+        enable_streaming=True,
+        streaming_url=f"ws://127.0.0.1:{port}/ws/trace/",
+        local_fallback_dir=str(tmp_path / "fallback"),
+    )
+    base_client = AOPClient(config)
+    hybrid = HybridClient(
+        base_client, streaming_url=config.streaming_url, streaming_mode="websocket"
+    )
+    with hybrid:
+        builder = base_client.trace_builder
+        hybrid.emit_event(builder.create_reasoning(goal="g", steps=[], safety_checks=[]))
+        hybrid.emit_event(builder.create_action_request(action="a", params={"why": "défaut"}))
+        hybrid.emit_event(builder.create_final_output(text="done"))
+        hybrid.finalize()
+    stats = base_client.get_stats()
+    assert (stats["events_streamed"], stats["events_sent"], stats["events_failed"]) == (3, 3, 0)
+    streamed = server.requests(f"/api/runs/{base_client.run_id}/events/")
+    assert [r["status"] for r in streamed] == [201, 201, 201]
+    assert [r["body"]["seq"] for r in streamed] == [1, 2, 3]
+    assert all(r["body"]["meta"]["signature"] == signature(r["body"]) for r in streamed)
+    [batch] = server.requests(BATCH)
+    assert batch["status"] == 200 and len(batch["body"]["events"]) == 3
+    assert [e["seq"] for e in server.events("uploadTraceBatch")] == [1, 2, 3]  # once each
+
+    seen: list[int] = []
+    errors: list[Exception] = []
+    stream = StreamingClient(
+        config.streaming_url or "",
+        "aop_test",
+        on_message=lambda e: seen.append(e["seq"]),
+        on_error=errors.append,
+        signing_key=SALT,
+    )
+    stream.connect()
+    stream.send_event(builder.create_final_output(text="late").model_dump(mode="json"))
+    stream.disconnect()
+    assert seen == [4] and errors == [] and not stream.is_connected()
+    assert [e["seq"] for e in server.events("uploadTraceBatch")] == [1, 2, 3, 4]

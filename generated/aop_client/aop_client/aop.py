@@ -236,6 +236,7 @@ class AOPClient:
         self._emitted = 0
         self._sent = 0
         self._failed = 0
+        self._streamed = 0
         self._started = False
         self._http = None if config.verify_ssl else _unverified_client(config.timeout)
         self.api = AopApiClient(
@@ -265,6 +266,9 @@ class AOPClient:
         return event
 
     def _after_send(self, route: str, event: Event, ok: bool, status: int | None) -> None:
+        if route == "events.stream":  # a hybrid client's live copy (see streaming.py)
+            self._streamed += ok
+            return
         if ok:
             self._sent += 1
         else:
@@ -320,6 +324,7 @@ class AOPClient:
             "events_emitted": self._emitted,
             "events_sent": self._sent,
             "events_failed": self._failed,
+            "events_streamed": self._streamed,
             "events_dropped": stats.dropped,
             "batches_sent": stats.batches_sent,
             "fallback_saves": stats.fallback_written,
