@@ -95,7 +95,6 @@ class Operation:
         an optional argument left at None never reaches the wire as `null`."""
         return (
             self.delivery == "blocking"
-            and not self.raw
             and self.body_flattened
             and any(not p.required for p in self.body_params)
         )

@@ -349,7 +349,20 @@ READ_WRITE_ONLY = {
                 },
                 "responses": {"200": _ok(schema={"$ref": "#/components/schemas/Pet"})},
             }
-        }
+        },
+        "/pets/traced": {  # a header parameter: the call goes through the generated _http module
+            "post": {
+                "operationId": "addTracedPet",
+                "parameters": [{"name": "X-Trace", "in": "header", "schema": {"type": "string"}}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}
+                    },
+                },
+                "responses": {"200": _ok(schema={"$ref": "#/components/schemas/Pet"})},
+            }
+        },
     },
     "components": {
         "schemas": {
@@ -392,8 +405,10 @@ import httpx
 from svc.v1 import PetsClient, Pet, Owner
 
 sent = []
+traces = []
 def handler(request):
     sent.append(json.loads(request.content))
+    traces.append(request.headers.get("x-trace"))
     # the server's answer: readOnly fields filled in, writeOnly ones never echoed
     return httpx.Response(200, json={"id": 7, "name": "Rex", "created": "2026-01-01",
                                      "owner": {"id": "o1", "name": "Ann"}})
@@ -412,6 +427,8 @@ assert (pet.id, pet.name, pet.password, pet.owner.id) == (7, "Rex", None, "o1"),
 client.add_pet(name="Rex", password="pw", secret="s")
 # an optional argument left unset never reaches the wire as null (owner is not nullable)
 assert sent[-1] == {"name": "Rex", "password": "pw", "secret": "s"}, sent[-1]
+client.add_traced_pet(name="Rex", password="pw", secret="s", x_trace="t1")  # through _http
+assert sent[-1] == {"name": "Rex", "password": "pw", "secret": "s"} and traces[-1] == "t1", sent
 client.close()
 
 # the same through the models: a request body without its readOnly properties validates,
