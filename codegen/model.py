@@ -90,13 +90,19 @@ class Operation:
         return tuple(p for p in self.params if p.location == "body")
 
     @property
+    def required_body_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.body_params if p.required)
+
+    @property
+    def optional_body_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.body_params if not p.required)
+
+    @property
     def omits_unset_body_fields(self) -> bool:
         """A request/response call whose optional body arguments are sent only when given:
         an optional argument left at None never reaches the wire as `null`."""
         return (
-            self.delivery == "blocking"
-            and self.body_flattened
-            and any(not p.required for p in self.body_params)
+            self.delivery == "blocking" and self.body_flattened and bool(self.optional_body_params)
         )
 
     @property

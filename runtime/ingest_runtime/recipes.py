@@ -631,23 +631,23 @@ def compile_derive(d: Derive, omit_none: bool = False) -> CompiledDerive:
         def derive_top(item: Any, env: Env) -> None:
             if not isinstance(item, dict):
                 return
-            result = value((item,), env)
-            if result is None and omit_none:
-                item.pop(target, None)
-            else:
-                item[target] = result
+            _write(item, target, value((item,), env), omit_none)
 
         return derive_top
 
     def derive(item: Any, env: Env) -> None:
         for parent, key, objs in places(item):
-            result = value(objs, env)
-            if result is None and omit_none:
-                parent.pop(key, None)
-            else:
-                parent[key] = result
+            _write(parent, key, value(objs, env), omit_none)
 
     return derive
+
+
+def _write(parent: dict[str, Any], key: str, result: Any, omit_none: bool) -> None:
+    """Set a derived value; with ``omit_none`` a ``None`` result removes the key instead."""
+    if result is None and omit_none:
+        parent.pop(key, None)
+    else:
+        parent[key] = result
 
 
 def compile_derives(derives: Sequence[Derive], omit_none: bool = False) -> list[CompiledDerive]:
@@ -693,11 +693,7 @@ def _compile_list_derives(head: str, derives: Sequence[Derive], omit_none: bool)
             objs = (item, el)
             for places, value in steps:
                 for parent, key, _ in places(el):
-                    result = value(objs, env)
-                    if result is None and omit_none:
-                        parent.pop(key, None)
-                    else:
-                        parent[key] = result
+                    _write(parent, key, value(objs, env), omit_none)
 
     return derive
 
