@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from typing_extensions import Self
 
-from .aop import AOPClient
+from .aop import AOPClient, event_fields
 from .v1 import AopApiClient, TraceEvent
 
 __all__ = ["HybridClient", "StreamingClient"]
@@ -34,15 +34,7 @@ def _api_base(url: str) -> str:
 
 
 def _stream(api: AopApiClient, event: TraceEvent) -> None:
-    api.events.stream(
-        run_id=event.meta.run_id,
-        seq=event.seq,
-        t=event.t,
-        actor=event.actor,
-        type=event.type,
-        payload=event.payload,
-        meta=event.meta,
-    )
+    api.events.stream(run_id=event.meta.run_id, **event_fields(event))
 
 
 class StreamingClient:

@@ -98,6 +98,18 @@ class ClientConfig:
         return True, ""
 
 
+def event_fields(event: TraceEvent) -> dict[str, Any]:
+    """A built event as the keyword arguments of the generated `events.*` methods."""
+    return {
+        "seq": event.seq,
+        "t": event.t,
+        "actor": event.actor,
+        "type": event.type,
+        "payload": event.payload,
+        "meta": event.meta,
+    }
+
+
 class TraceBuilder:
     """Creates numbered, validated trace events (and keeps them, for `get_trace()`)."""
 
@@ -288,14 +300,7 @@ class AOPClient:
 
     def emit_event(self, event: TraceEvent) -> None:
         """Queue one event; the background worker batches, signs and sends it."""
-        self.api.events.emit(
-            seq=event.seq,
-            t=event.t,
-            actor=event.actor,
-            type=event.type,
-            payload=event.payload,
-            meta=event.meta,
-        )
+        self.api.events.emit(**event_fields(event))
         self._emitted += 1
 
     def stop(self, timeout: float = 10.0) -> None:
