@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import from_json, to_json
 
 from . import config
+from .recipe_source import DeriveAll, compile_derive_function
 from .recipes import (
-    CompiledDerive,
     Derive,
     Env,
     Hash,
     ItemValues,
     Places,
     Seq,
-    compile_derives,
     compile_places,
     compile_texts,
     evaluate,
@@ -162,7 +161,9 @@ def check_route(route: Route) -> None:
 class _Plan:
     """A route's preparation steps, compiled once (paths split, recipes turned into closures)."""
 
-    derive: tuple[CompiledDerive, ...]
+    derive: DeriveAll
+    #: Free-text fields at the item's top level (no walk), then the others.
+    redact_top: tuple[tuple[str, Redact], ...]
     redact: tuple[tuple[Places, Redact], ...]
     sign: tuple[Places, Callable[[Sequence[Any], Env], list[str]], str] | None
     hoist: tuple[str, ...]
@@ -176,12 +177,21 @@ def _plan(route: Route) -> _Plan:
         texts = compile_texts(route.sign.parts, ("",))
         sign = (compile_places(route.sign.field), texts, route.sign.sep)
     return _Plan(
-        derive=tuple(compile_derives(route.derive, route.omit_none)),
-        redact=tuple((compile_places(r.path, create=False), r) for r in route.redact),
+        derive=compile_derive_function(route.derive, route.omit_none, route.key),
+        redact_top=tuple((r.path, r) for r in route.redact if _top_level(r.path)),
+        redact=tuple(
+            (compile_places(r.path, create=False), r)
+            for r in route.redact
+            if not _top_level(r.path)
+        ),
         sign=sign,
         hoist=route.batch.hoist if route.batch is not None else (),
         envelope_fields=envelope_fields(route.batch) if route.batch is not None else (),
     )
+
+
+def _top_level(path: str) -> bool:
+    return "." not in path and "[" not in path
 
 
 def envelope_fields(batch: Batch) -> tuple[str, ...]:
@@ -222,7 +232,8 @@ class Preparer:
 
         Raises on a recipe error (counted as ``encode_error`` by the caller)."""
         self.values = None
-        if not self.needs(route):
+        before_send = self.before_send
+        if not route.prepared and before_send is None:
             return data
         plan = self._plans.get(route._index)
         if plan is None:
@@ -232,18 +243,16 @@ class Preparer:
         if route.uses_seq:
             self.seq += 1
             env.seq = self.seq
-        for derive in plan.derive:
-            derive(item, env)
-        if plan.redact:
-            field = self.redactor.field
-            for places, spec in plan.redact:
-                for parent, key, _ in places(item):
-                    value = parent.get(key)
-                    if isinstance(value, str):
-                        parent[key] = field(value, spec)
-        if self.before_send is not None:
+        plan.derive(item, env)
+        if plan.redact_top or plan.redact:
+            self._redact(plan, item)
+        # A hook may write None anywhere: with omit_none the item is checked for nulls, on
+        # the final bytes when nothing else reads the item (a substring test is ~10x cheaper
+        # than walking it; a false hit only costs the walk).
+        check_nulls = False
+        if before_send is not None:
             try:
-                out = self.before_send(route.key, item)
+                out = before_send(route.key, item)
             except Exception:
                 self.counters.count("hook_errors")
                 logger.debug("ingest_runtime: before_send raised", exc_info=True)
@@ -251,24 +260,50 @@ class Preparer:
                 if out is None:
                     return None
                 item = out
-            # The hook may have written None anywhere; a substring test on the serialized
-            # item is ~10x cheaper than walking it (a false hit only costs the walk).
-            if route.omit_none and b"null" in to_json(item):
+            check_nulls = route.omit_none
+            if check_nulls and plan.sign is not None and b"null" in to_json(item):
                 item = _strip_none(item)
+                check_nulls = False
         if plan.sign is not None and self.signing_key is not None:
             places, texts, sep = plan.sign
             message = sep.join(texts((item,), env)).encode()
             for parent, key, _ in places(item):
                 parent[key] = hmac.new(self.signing_key, message, hashlib.sha256).hexdigest()
+        # Plain loops below, not comprehensions: each comprehension is a call (~0.25 us).
         if plan.envelope_fields:
-            self.values = {name: item.get(name) for name in plan.envelope_fields}
+            values = {}
+            for name in plan.envelope_fields:
+                values[name] = item.get(name)
+            self.values = values
         if plan.hoist:
-            lists = []
+            parts = [b""]
             for name in plan.hoist:
                 value = item.pop(name, None)
-                lists.append(to_json(value) if value and isinstance(value, list) else b"[]")
-            return b"\n".join([to_json(item), *lists])
-        return to_json(item)
+                encoded = to_json(value) if value and isinstance(value, list) else b"[]"
+                if check_nulls and b"null" in encoded:
+                    encoded = to_json(_strip_none(value))
+                parts.append(encoded)
+            out_bytes = to_json(item)
+            if check_nulls and b"null" in out_bytes:
+                out_bytes = to_json(_strip_none(item))
+            parts[0] = out_bytes
+            return b"\n".join(parts)
+        out_bytes = to_json(item)
+        if check_nulls and b"null" in out_bytes:
+            out_bytes = to_json(_strip_none(item))
+        return out_bytes
+
+    def _redact(self, plan: _Plan, item: dict[str, Any]) -> None:
+        field = self.redactor.field
+        for name, spec in plan.redact_top:
+            value = item.get(name)
+            if value.__class__ is str:
+                item[name] = field(value, spec)
+        for places, spec in plan.redact:
+            for parent, key, _ in places(item):
+                value = parent.get(key)
+                if isinstance(value, str):
+                    parent[key] = field(value, spec)
 
     def header_signature(self, route: Route, body: bytes) -> str | None:
         sign = route.sign

@@ -295,6 +295,30 @@ def test_hooks_modify_drop_and_observe(server: Server) -> None:
     assert seen == [(MS_INGEST.key, "keep", True, 200), (MS_INGEST.key, "boom", True, 200)]
 
 
+def test_nulls_a_hook_writes_are_left_out_on_an_omit_none_route(server: Server) -> None:
+    """modelstat's wire never carries null: not even where a before_send hook wrote None, in
+    the item or in a list hoisted to the envelope."""
+
+    def before(route: str, item: dict[str, Any]) -> dict[str, Any]:
+        item["agent"] = None
+        item["git"] = {"branch": None, "host": "h"}
+        item["tool_calls"][0]["segment_id"] = None
+        return item
+
+    with MsClient(base_url=server.url, before_send=before) as c:
+        c.record(
+            ts=TS0,
+            session_id="s",
+            tool_calls=[{"name": "Bash", "call_index": 0, "started_at": TS0}],
+        )
+        assert c.flush(5)
+    raw = server.requests[0].body
+    assert b"null" not in raw
+    body = body_json(server.requests[0])
+    assert "agent" not in body["events"][0] and body["events"][0]["git"] == {"host": "h"}
+    assert "segment_id" not in body["tool_calls"][0] and body["tool_calls"][0]["name"] == "Bash"
+
+
 def test_replay_file_records_every_item_sent(tmp_path: Path, server: Server) -> None:
     replay = tmp_path / "trace.jsonl"
     with AopClient(base_url=server.url, replay_file=replay) as c:
