@@ -241,15 +241,22 @@ class Worker(threading.Thread):
     def _prepare_some(self, n: int) -> bool:
         """Prepare up to ``n`` queued items into ``staged``; False once the queue is empty."""
         p = self.p
-        q, staged, preparer = p.q, p.staged, p.preparer
+        preparer = p.preparer
+        pop, stage, prepare = p.q.popleft, p.staged.append, preparer.prepare  # the hot loop
         for _ in range(n):
             try:
-                route, data, key, path = decode_item(q.popleft())
+                route, data, key, path = decode_item(pop())
             except IndexError:
                 return False
-            prepared = prepare_or_drop(p, route, data, key)
-            if prepared is not None:
-                staged.append((route, Entry(prepared, key, path, values=preparer.values)))
+            try:
+                prepared = prepare(route, data)
+            except Exception:
+                count_prepare_error(p, route, data, key)
+                continue
+            if prepared is None:
+                count_hook_drop(p, route, data, key)
+                continue
+            stage((route, Entry(prepared, key, path, values=preparer.values)))
         return True
 
     def _take(self, route: Route, entry: Entry) -> None:
@@ -602,14 +609,24 @@ def prepare_or_drop(p: Pipeline, route: Route, data: bytes, key: str | None) -> 
     try:
         prepared = p.preparer.prepare(route, data)
     except Exception:
-        logger.exception("ingest_runtime: cannot prepare an item of %s", route.key)
-        p.counters.add_drop("encode_error")
-        p.reporter.callback(Drop(route.key, data, key, None, "encode_error", 0))
+        count_prepare_error(p, route, data, key)
         return None
     if prepared is None:
-        p.counters.add_drop("hook")
-        p.reporter.callback(Drop(route.key, data, key, None, "hook", 0))
+        count_hook_drop(p, route, data, key)
     return prepared
+
+
+def count_prepare_error(p: Pipeline, route: Route, data: bytes, key: str | None) -> None:
+    """A recipe failed on this item (logged with its traceback): dropped as ``encode_error``."""
+    logger.exception("ingest_runtime: cannot prepare an item of %s", route.key)
+    p.counters.add_drop("encode_error")
+    p.reporter.callback(Drop(route.key, data, key, None, "encode_error", 0))
+
+
+def count_hook_drop(p: Pipeline, route: Route, data: bytes, key: str | None) -> None:
+    """``before_send`` dropped the item: counted and reported like any other drop."""
+    p.counters.add_drop("hook")
+    p.reporter.callback(Drop(route.key, data, key, None, "hook", 0))
 
 
 def drain_as_shutdown(p: Pipeline) -> None:
