@@ -246,3 +246,18 @@ def test_seed_enums_and_fake_transport() -> None:
     event, call = batch["events"][0], batch["tool_calls"][0]
     assert (event["kind"], event["billing"], call["status"]) == ("tool_call", "api", "error")
     assert call["args_hash"] == hashlib.sha256(b'{"q":1}').hexdigest() and "args" not in call
+
+
+def test_excerpt_joins_prompt_and_completion_and_omits_an_empty_one() -> None:
+    """Seed §3.4: prompt, then the separator only when both parts are non-empty, then the
+    completion; nothing at all gives no `content_excerpt` key."""
+    from modelstat import Client, Config, FakeTransport, LlmCall
+
+    transport = FakeTransport()
+    ms = Client.with_transport(Config("msk_key", "agent"), transport)
+    for prompt, completion in [("ask", "answer"), ("ask", None), ("", "answer"), (None, "")]:
+        ms.record(LlmCall("openai", "s").text(prompt, completion))
+    ms.shutdown()
+    events = [e for batch in transport.batches() for e in batch["events"]]
+    assert [e.get("content_excerpt") for e in events] == ["ask\n---\nanswer", "ask", "answer", None]
+    assert "content_excerpt" not in events[3]

@@ -190,8 +190,34 @@ class LlmCall:
 
 
 def _excerpt(call: LlmCall) -> str | None:
-    parts = [p for p in (call.prompt, call.completion) if p]
-    return EXCERPT_SEPARATOR.join(parts) or None
+    prompt, completion = call.prompt, call.completion
+    if prompt and completion:
+        return prompt + EXCERPT_SEPARATOR + completion
+    return prompt or completion or None
+
+
+def _tool_call_fields(call: LlmCall, agent: str) -> list[dict[str, Any]]:
+    """The wire fields of each tool call (args travel as a placeholder, hashed on the worker)."""
+    return [
+        {
+            "session_id": call.session_id,
+            "agent": agent,
+            "server": tool.server,
+            "name": tool.name,
+            "call_index": index,
+            "started_at": tool.started_at.timestamp(),
+            "ended_at": tool.ended_at.timestamp() if tool.ended_at else None,
+            "status": tool.status,
+            "args_hash": _ARGS_PLACEHOLDER
+            + ("" if tool.args is None else json.dumps(tool.args, separators=(",", ":"))),
+            "signature_hash": "none",
+            "args_bytes": 0,
+            "result_bytes": tool.result_bytes,
+            "model": call.model,
+            "command_families": tool.command_families[:3] or None,
+        }
+        for index, tool in enumerate(call.tool_calls)
+    ]
 
 
 def _hash_tool_args(route: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -241,26 +267,7 @@ class Client:
 
     def record(self, call: LlmCall) -> None:
         """Validate and queue one call (pydantic.ValidationError on a bad value); never blocks."""
-        tool_calls = [
-            {
-                "session_id": call.session_id,
-                "agent": self.cfg.agent,
-                "server": tool.server,
-                "name": tool.name,
-                "call_index": index,
-                "started_at": tool.started_at.timestamp(),
-                "ended_at": tool.ended_at.timestamp() if tool.ended_at else None,
-                "status": tool.status,
-                "args_hash": _ARGS_PLACEHOLDER
-                + ("" if tool.args is None else json.dumps(tool.args, separators=(",", ":"))),
-                "signature_hash": "none",
-                "args_bytes": 0,
-                "result_bytes": tool.result_bytes,
-                "model": call.model,
-                "command_families": tool.command_families[:3] or None,
-            }
-            for index, tool in enumerate(call.tool_calls)
-        ]
+        tool_calls = _tool_call_fields(call, self.cfg.agent) if call.tool_calls else []
         self._record(
             ts=call.started_at.timestamp(),
             kind=call.kind,  # type: ignore[arg-type]  # validated by the model
