@@ -194,5 +194,12 @@ class ServicePackage:
         return sorted(mine | set(self.latest.export_names))
 
     @property
+    def generated_exports(self) -> list[str]:
+        """The newest major's names the bare package takes from it (not those an extension
+        module replaces, see codegen.handwritten)."""
+        replaced = {name for module in self.handwritten for name in module.replaces}
+        return [name for name in self.latest.export_names if name not in replaced]
+
+    @property
     def latest(self) -> ServiceVersion:
         return self.versions[-1]

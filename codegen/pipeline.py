@@ -152,7 +152,7 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
     """Every file of one service's package, formatted."""
     from codegen.build import distribution_version
     from codegen.fmt import format_python
-    from codegen.handwritten import load_handwritten
+    from codegen.handwritten import check_exports, load_handwritten
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
 
@@ -170,13 +170,7 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
                 ]
             )
     handwritten = load_handwritten(folder.specs[0].parent)
-    clashes = set(versions[-1].export_names) & {n for h in handwritten for n in h.exports}
-    if clashes:
-        raise SpecError.single(
-            f"specs/{folder.name}/python",
-            "",
-            f"extension modules export names the generated client has: {sorted(clashes)}",
-        )
+    check_exports(f"specs/{folder.name}/python", set(versions[-1].export_names), handwritten)
     pkg = ServicePackage(
         package=package,
         distribution=package.replace("_", "-"),

@@ -54,3 +54,25 @@ def test_broken_or_clashing_modules_fail_clearly(workspace: Path) -> None:
         result.stderr
     )
     assert not (workspace / "generated" / "swarm_analytics").exists()
+
+
+def test_replacing_a_generated_name_must_be_declared(workspace: Path) -> None:
+    """`__replaces__` lets a module stand in for a generated name (the package exports the
+    module's; `<package>.v1` keeps the generated one); replacing a name the client lacks fails."""
+    module = with_helper(
+        workspace,
+        '__all__ = ["AnalyticsClient"]\n__replaces__ = ["AnalyticsClient"]\n'
+        "from .v1 import AnalyticsClient as _Generated\n\n\n"
+        "class AnalyticsClient(_Generated):\n    pass\n",
+    )
+    assert run_codegen("generate", cwd=workspace).code == 0
+    init = (workspace / "generated/swarm_analytics/swarm_analytics/__init__.py").read_text()
+    assert "from .helpers import (\n    AnalyticsClient,\n)" in init
+    v1_names = init.split("from .v1 import (")[1].split(")")[0]
+    assert "AnalyticsClient" not in v1_names and "AnalyticsError" in v1_names
+
+    module.write_text('__all__ = ["Nope"]\n__replaces__ = ["Nope"]\nNope = 1\n')
+    result = run_codegen("generate", cwd=workspace)
+    assert result.code == 2 and "__replaces__ names ['Nope'], which the generated client" in (
+        result.stderr
+    )

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pydantic
 import pytest
 from aop_client import AOPClient, ClientConfig, ToonParser, parse_toon, to_toon
 from aop_client.toon_parser import ToonBuilder
@@ -270,6 +271,39 @@ def test_toon_helpers_build_validate_parse_and_serialize() -> None:
         parse_toon(json.dumps(missing_actor))
     with pytest.raises(ValueError, match="goal"):
         ToonParser.validate_payload("reasoning", {"steps": [], "safety_checks": []})
+
+
+def test_trace_event_is_the_seeds_with_to_dict_and_to_json() -> None:
+    """Seed §5.5: `TraceEvent(seq, timestamp, actor, type, payload, meta, signature="")` with
+    `to_dict()` (key `t`, the signature inside meta) and `to_json(pretty=False)`; the builder's
+    events are the same class; invalid values still fail like the wire model."""
+    from aop_client import TraceEvent
+    from aop_client.v1 import TraceEvent as WireTraceEvent
+
+    meta = {"run_id": "6f1c2f5e-0000-4000-8000-000000000001", "agent_id": 7}
+    event = TraceEvent(
+        1, "2026-06-19T12:00:00+00:00", "agent", "final_output", {"text": "ok"}, meta, "ab12"
+    )
+    assert event.to_dict() == {
+        "seq": 1,
+        "t": "2026-06-19T12:00:00+00:00",
+        "actor": "agent",
+        "type": "final_output",
+        "payload": {"text": "ok"},
+        "meta": {**meta, "signature": "ab12"},
+    }
+    assert (event.timestamp, event.signature) == ("2026-06-19T12:00:00+00:00", "ab12")
+    assert json.loads(event.to_json()) == event.to_dict() and "\n" not in event.to_json()
+    assert event.to_json(pretty=True).startswith('{\n  "seq": 1')
+    assert isinstance(event, WireTraceEvent)
+    wire_style = TraceEvent(seq=2, t="x", actor="tool", type="error", payload={}, meta=meta)
+    assert wire_style.to_dict()["t"] == "x" and wire_style.signature == ""
+
+    client = AOPClient(ClientConfig(api_key="aop_test", agent_id=1))
+    built = client.trace_builder.create_final_output(text="done")
+    assert isinstance(built, TraceEvent) and client.get_trace() == [built.to_dict()]
+    with pytest.raises(pydantic.ValidationError):
+        TraceEvent(0, "t", "agent", "final_output", {}, meta)  # seq >= 1, as on the wire
 
 
 def test_the_seeds_remaining_config_fields_are_accepted_and_checked(

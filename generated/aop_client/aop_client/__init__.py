@@ -10,6 +10,7 @@ from .aop import (
     AOPClient,
     ClientConfig,
     TraceBuilder,
+    TraceEvent,
 )
 from .streaming import (
     HybridClient,
@@ -49,7 +50,6 @@ from .v1 import (
     SqliteSpool,
     Stats,
     TraceBatch,
-    TraceEvent,
     TransportError,
     UploadTraceBatchTraceEvent,
     ValidationRejected,

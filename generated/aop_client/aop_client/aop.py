@@ -19,12 +19,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from typing_extensions import Self
 
 from .toon_parser import ToonBuilder
-from .v1 import AopApiClient, TraceEvent
+from .v1 import AopApiClient
+from .v1 import TraceEvent as WireTraceEvent
 
-__all__ = ["AOPClient", "ClientConfig", "TraceBuilder"]
+__all__ = ["AOPClient", "ClientConfig", "TraceBuilder", "TraceEvent"]
+#: The package's `TraceEvent` is the seed's (below); `aop_client.v1.TraceEvent` is the wire model.
+__replaces__ = ["TraceEvent"]
 
 Event = dict[str, Any]
 
@@ -98,7 +102,51 @@ class ClientConfig:
         return True, ""
 
 
-def event_fields(event: TraceEvent) -> dict[str, Any]:
+class TraceEvent(WireTraceEvent):
+    """The seed's `TraceEvent`: the wire model, validated like it, built the seed's way
+    (`TraceEvent(seq, timestamp, actor, type, payload, meta, signature="")`; the wire names
+    `t=` and `meta.signature` work too), with `to_dict()` and `to_json()`."""
+
+    def __init__(
+        self,
+        seq: int | None = None,
+        timestamp: str | None = None,
+        actor: str | None = None,
+        type: str | None = None,  # the seed's argument name
+        payload: dict[str, Any] | None = None,
+        meta: dict[str, Any] | BaseModel | None = None,
+        signature: str = "",
+        **data: Any,
+    ) -> None:
+        given = {"seq": seq, "t": timestamp, "actor": actor, "type": type, "payload": payload}
+        fields: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if meta is not None:
+            fields["meta"] = meta
+        fields.update(data)
+        if signature:  # as on the wire: inside meta
+            current = fields.get("meta")
+            if isinstance(current, BaseModel):
+                current = current.model_dump(exclude_none=True)
+            fields["meta"] = {**(current or {}), "signature": signature}
+        super().__init__(**fields)
+
+    @property
+    def timestamp(self) -> str:
+        return self.t
+
+    @property
+    def signature(self) -> str:
+        return self.meta.signature or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: key `t`, the signature (if any) inside `meta`, no nulls."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def to_json(self, pretty: bool = False) -> str:
+        return json.dumps(self.to_dict(), indent=2 if pretty else None)
+
+
+def event_fields(event: WireTraceEvent) -> dict[str, Any]:
     """A built event as the keyword arguments of the generated `events.*` methods."""
     return {
         "seq": event.seq,
@@ -219,7 +267,7 @@ class TraceBuilder:
             self._seq = 1
 
     def export_trace(self) -> list[Event]:
-        return [e.model_dump(mode="json", exclude_none=True) for e in self._events]
+        return [e.to_dict() for e in self._events]
 
     def export_trace_json(self, pretty: bool = False) -> str:
         return json.dumps(self.export_trace(), indent=2 if pretty else None)
@@ -298,7 +346,7 @@ class AOPClient:
             )
             self._started = True
 
-    def emit_event(self, event: TraceEvent) -> None:
+    def emit_event(self, event: WireTraceEvent) -> None:
         """Queue one event; the background worker batches, signs and sends it."""
         self.api.events.emit(**event_fields(event))
         self._emitted += 1
