@@ -89,7 +89,7 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
         batches = plan_batches(
             prepared.document, file, operations_of(prepared.document), prepared.request_class
         )
-        models = generate_models(prepared.document, file, prepared.aliases)
+        models = generate_models(prepared.document, file, prepared.aliases, prepared.hoisted)
     except Exception as exc:  # noqa: BLE001 - the validator's account of a bad spec comes first
         failure = exc
     found = pending()
@@ -103,7 +103,7 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
         batches = plan_batches(
             prepared.document, file, operations_of(prepared.document), prepared.request_class
         )
-        models = generate_models(prepared.document, file, prepared.aliases)
+        models = generate_models(prepared.document, file, prepared.aliases, prepared.hoisted)
     version = build_version(doc.data, file, doc.sha256, folder, prepared, models, batches)
     expected = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
     # Pre-1.0 APIs (0.x.y) live in v1.yaml: semver gives them no stable major of their own.

@@ -11,13 +11,18 @@ import ast
 import gc
 import re
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
 from datamodel_code_generator.enums import DataModelType
 
+from codegen.bodies import HEADER as BODY_IMPORTS
+from codegen.bodies import plain as plain_body
+from codegen.bodies import render as render_bodies
 from codegen.errors import SpecError
+from codegen.schemas import RESERVED_CLASS_NAMES
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,50 @@ class ModelsModule:
         return list(merged.values())
 
 
-def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]) -> ModelsModule:
-    """Run datamodel-code-generator over the document's component schemas."""
-    if not (document.get("components") or {}).get("schemas"):
+def generate_models(
+    document: dict[str, Any],
+    file: str,
+    aliases: dict[str, str],
+    bodies: Collection[str] = (),
+) -> ModelsModule:
+    """Run datamodel-code-generator over the document's component schemas. Of `bodies` (the
+    hoisted inline request/response schemas), the plain ones are written by codegen/bodies.py
+    instead: the same classes at a fraction of the cost."""
+    schemas = (document.get("components") or {}).get("schemas")
+    if not schemas:
         return ModelsModule(source="from pydantic import BaseModel\n", classes={})
+    components = {k for k in schemas if k not in bodies}
+    own = {
+        k: schemas[k]
+        for k in sorted(bodies)
+        if k in schemas
+        and plain_body(schemas[k], components)
+        and not any(a.startswith(f"{k}.") for a in aliases)
+    }
+    if not own:
+        return _finish_with(_run(document, file, aliases), {})
+    rest = {k: v for k, v in schemas.items() if k not in own}
+    reduced = {**document, "components": {**document["components"], "schemas": rest}}
+    source = _run(reduced, file, aliases) if rest else "from __future__ import annotations\n"
+    return _finish_with(source, own, set(re.findall(r"^class (\w+)", source, flags=re.M)))
+
+
+def _finish_with(
+    source: str,
+    own: dict[str, Any],
+    classes: Collection[str] = (),
+) -> ModelsModule:
+    source = _constrained_types(_plain_emails(_strip_banner(source)))
+    if own:
+        head, sep, rest = source.partition("from __future__ import annotations\n")
+        # Repeated imports are merged by ruff's import sorting (fmt.py) afterwards.
+        source = head + sep + "\n" + BODY_IMPORTS + rest if sep else BODY_IMPORTS + source
+        taken = {*classes, *RESERVED_CLASS_NAMES}
+        source = source.rstrip("\n") + "\n\n\n" + render_bodies(own, taken)
+    return finish(source)
+
+
+def _run(document: dict[str, Any], file: str, aliases: dict[str, str]) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -93,7 +138,7 @@ def generate_models(document: dict[str, Any], file: str, aliases: dict[str, str]
         ) from None
     if not isinstance(source, str):  # pragma: no cover - only when given an output path
         raise SpecError.single(file, "/components/schemas", "models generator wrote no module")
-    return finish(_constrained_types(_plain_emails(_strip_banner(source))))
+    return source
 
 
 def finish(source: str) -> ModelsModule:

@@ -30,6 +30,7 @@ class PreparedSchemas:
     request_media: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (kind, type)
     # "METHOD path" -> (class, media type) of a 3.2 `itemSchema` on a streamed 2xx response
     stream_item: dict[str, tuple[str, str]] = field(default_factory=dict)
+    hoisted: set[str] = field(default_factory=set)  # classes of inline body schemas
 
 
 def json_media(content: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
@@ -183,6 +184,7 @@ def prepare(data: dict[str, Any], file: str) -> PreparedSchemas:
                 prepared.stream_item[key] = (item_class, media_type)
             break
 
+    prepared.hoisted = set(renamed) - set(class_of.values())
     for class_name, schema in sorted(renamed.items()):
         _collect_aliases(doc, class_name, schema, prepared.aliases)
     _relax_directional(doc, renamed)

@@ -69,14 +69,6 @@ class ToolCallWire(BaseModel):
     command_families: Annotated[list[CommandFamily] | None, Field(max_length=3)] = None
 
 
-class IngestRawResponse(BaseModel):
-    model_config = ConfigDict(
-        populate_by_name=True,
-    )
-    accepted: bool
-    raw_s3_key: str | None = None
-
-
 class IngestToolCallWire(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
@@ -226,3 +218,9 @@ class IngestBatch(BaseModel):
     daemon_version: Annotated[str, Field(max_length=40, min_length=1)]
     events: Annotated[list[RawEvent], Field(max_length=10000, min_length=1)]
     tool_calls: Annotated[list[ToolCallWire] | None, Field(max_length=20000)] = None
+
+
+class IngestRawResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    accepted: bool
+    raw_s3_key: str | None = None
