@@ -28,9 +28,9 @@ from .recipes import (
     ItemValues,
     Places,
     Seq,
+    compile_part,
     compile_places,
     compile_texts,
-    evaluate,
     hash_function,
     iter_parts,
     signature,
@@ -345,31 +345,42 @@ class EnvelopeBuilder:
             head[name] = constants[name]
         self.head = _dumps(head)[:-1]  # '{...' without the closing brace
         self.items_key = json.dumps(batch.items).encode()
+        #: Envelope derivations, compiled once: (target, fn(objs, env)).
+        self.derive = [(d.target, compile_part(d.value, ("",))) for d in batch.derive]
+        self.no_context: list[Any] = [None]
 
     def build(self, entries: list[Entry]) -> bytes:
+        """The request body for ``entries`` (plain loops: this runs once per item per batch)."""
         batch = self.batch
-        if batch.hoist:
-            split = [split_item(e.data) for e in entries]
-            items = [s[0] for s in split]
+        hoist = batch.hoist
+        items: list[bytes] = []
+        lists: list[list[bytes]] = [[] for _ in hoist]
+        if hoist:
+            add = items.append
+            for e in entries:
+                parts = e.data.split(b"\n")
+                add(parts[0])
+                for i, part in enumerate(parts[1 : len(hoist) + 1]):
+                    if len(part) > 2:  # not "[]"
+                        lists[i].append(part[1:-1])
         else:
-            split = []
             items = [e.data for e in entries]
         parts = [self.head]
-        if batch.derive:
+        if self.derive:
             env_items: list[Any] = []
             if self.needs_items:
                 kept_suffice = self.kept_suffice
+                add = env_items.append
                 for e, b in zip(entries, items, strict=True):
                     kept = e.values if kept_suffice else None
-                    env_items.append(kept if kept is not None else from_json(b))
+                    add(kept if kept is not None else from_json(b))
             env = Env([], self.constants, 0, env_items)
             fields = {}
-            for d in batch.derive:
-                fields[d.target] = evaluate(d.value, env)
+            for target, value in self.derive:
+                fields[target] = value(self.no_context, env)
             parts.append(_dumps(fields)[1:-1])
         parts.append(self.items_key + b":[" + b",".join(items) + b"]")
-        for i, name in enumerate(batch.hoist, start=1):
-            elems = [s[i][1:-1] for s in split if len(s) > i and len(s[i]) > 2]
+        for name, elems in zip(hoist, lists, strict=True):
             if elems:
                 parts.append(json.dumps(name).encode() + b":[" + b",".join(elems) + b"]")
         head = parts[0]

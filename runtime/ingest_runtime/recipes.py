@@ -514,6 +514,11 @@ def compile_part(part: Part, names: tuple[str, ...] = ("",)) -> Compiled:
         return lambda objs, env: env.body.decode("utf-8", "surrogateescape")
     if isinstance(part, ItemValues):
         keys = part.path.split(".")
+        if len(keys) == 1:  # a top-level field: the usual case (ids of the batch's items)
+            key = keys[0]
+            return lambda objs, env: [
+                item.get(key) if item.__class__ is dict else None for item in env.items
+            ]
         return lambda objs, env: [_get_keys(item, keys) for item in env.items]
     if isinstance(part, Join):
         flat = _flatten(part, names)
@@ -606,7 +611,7 @@ def compile_texts(
         for fn, many in compiled:
             value = fn(objs, env)
             if many:
-                out.extend(text(x) for x in value)
+                out.extend([x if x.__class__ is str else text(x) for x in value])
             elif isinstance(value, str):
                 out.append(value)
             else:
