@@ -355,7 +355,18 @@ class EnvelopeBuilder:
         hoist = batch.hoist
         items: list[bytes] = []
         lists: list[list[bytes]] = [[] for _ in hoist]
-        if hoist:
+        if len(hoist) == 1:  # the usual case: "item\n[...]", the list most often empty
+            add, elems = items.append, lists[0]
+            for e in entries:
+                data = e.data
+                cut = data.find(b"\n")
+                if cut < 0:
+                    add(data)
+                    continue
+                add(data[:cut])
+                if len(data) - cut > 3:  # not "\n[]"
+                    elems.append(data[cut + 2 : -1])
+        elif hoist:
             add = items.append
             for e in entries:
                 parts = e.data.split(b"\n")

@@ -360,12 +360,18 @@ def to_millis(value: Any) -> int | None:
     elif isinstance(value, int):
         return value * 1000
     if isinstance(value, float):
-        text = repr(value)
-        whole, dot, frac = text.partition(".")
-        if dot and value >= 0 and frac.isdigit():  # the common case, without Decimal
-            ms = int(whole) * 1000 + int((frac + "00")[:3])
+        if 0.0 <= value < 1e12:  # the common case (any unix time in seconds), without text
+            # floor(D * 1000) for D = the shortest decimal of ``value``: the largest k whose
+            # float k/1000 is <= value (k/1000 rounding to value means k/1000 == D, as two
+            # 3-decimal numbers never share a rounding interval here); the product is off by
+            # at most one.
+            ms = int(value * 1000.0)
+            if (ms + 1) / 1000 <= value:
+                ms += 1
+            elif ms / 1000 > value:
+                ms -= 1
         else:
-            ms = int((Decimal(text) * 1000).to_integral_value(rounding="ROUND_FLOOR"))
+            ms = int((Decimal(repr(value)) * 1000).to_integral_value(rounding="ROUND_FLOOR"))
         _last_millis = (value, ms)
         return ms
     if isinstance(value, str):

@@ -1,9 +1,11 @@
-"""Recipes compiled to source (what the worker runs) give exactly what the closures give."""
+"""Recipes compiled to source (what the worker runs) give exactly what the closures give;
+float timestamps become the milliseconds their decimal text says."""
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from unittest.mock import patch
 
@@ -144,3 +146,21 @@ def test_a_missing_constant_names_it() -> None:
     fn = compile_derive_function([Derive("id", Join((Const("device_id"),)))], False, "r")
     with pytest.raises(KeyError, match="device_id"):
         fn({}, Env((), {}, 1))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=0, max_value=2e11, allow_nan=False),
+        st.integers(min_value=0, max_value=2 * 10**12).map(lambda ms: ms / 1000),  # x.789
+        st.integers(min_value=0, max_value=2 * 10**15).map(lambda us: us / 10**6),
+    )
+)
+@example(1750336496.789)
+@example(0.001)
+@example(1e12)
+def test_millis_of_a_float_floor_its_shortest_decimal(value: float) -> None:
+    """Unix seconds as a float become the floor of their shortest decimal times 1000, so
+    1750336496.789 gives ...789 (not ...788 from binary rounding), whatever the fast path."""
+    expected = int((Decimal(repr(value)) * 1000).to_integral_value(rounding="ROUND_FLOOR"))
+    assert recipes.to_millis(value) == expected
