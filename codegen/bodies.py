@@ -22,6 +22,7 @@ a `title` is kept only on object-typed fields.
 from __future__ import annotations
 
 import keyword
+import re
 from typing import Any
 
 from codegen import names
@@ -138,7 +139,13 @@ def _plain(schema: Any, components: set[str], depth: int) -> bool:
         kind == "string" and type(schema["maxLength"]) is int and schema["maxLength"] >= 0
     ):
         return False
-    if "pattern" in schema and not (kind == "string" and isinstance(schema["pattern"], str)):
+    if "pattern" in schema and not (
+        kind == "string"
+        and isinstance(schema["pattern"], str)
+        # look-around and back-references need pydantic's `regex_engine="python-re"`, which
+        # the models generator sets on the class: left to it (sentry)
+        and not re.search(r"\(\?|\\[0-9]", schema["pattern"])
+    ):
         return False
     if "format" in schema and (kind, schema["format"]) not in _FORMATS:
         return False
