@@ -33,6 +33,7 @@ from .recipes import (
     Part,
     Seq,
     Timestamp,
+    _compile_list_derives,
     _get_keys,
     _resolve,
     _rfc3339_ms,
@@ -57,12 +58,14 @@ def compile_derive_function(
     writer = _Writer(omit_none)
     i = 0
     while i < len(derives):
-        head, sep, _ = derives[i].target.partition("[].")
+        # The same grouping as compile_derives: consecutive derivations into the elements of
+        # one list (one level deep) share a loop; anything else runs on its own.
+        head, sep, rest = derives[i].target.partition("[].")
         j = i + 1
-        if sep:
+        if sep and "[]." not in rest:
             while j < len(derives):
-                h, s2, _ = derives[j].target.partition("[].")
-                if h != head or not s2:
+                h, s2, r = derives[j].target.partition("[].")
+                if h != head or not s2 or "[]." in r:
                     break
                 j += 1
             writer.list_derives(head, derives[i:j])
@@ -126,10 +129,9 @@ class _Writer:
 
     def list_derives(self, head: str, derives: Sequence[Derive]) -> None:
         rests = [d.target.partition("[].")[2] for d in derives]
-        if any("." in r or "[" in r for r in rests):  # deeper targets: the closures
-            for d in derives:
-                fn = self._name("derive", compile_derive(d, self.omit_none))
-                self.lines.append(f"{fn}(item, env)")
+        if any("." in r or "[" in r for r in rests):  # dotted targets in elements: closures
+            group = _compile_list_derives(head, derives, self.omit_none)
+            self.lines.append(f"{self._name('derive', group)}(item, env)")
             return
         keys = head.split(".")
         read = f"item.get({keys[0]!r})" if len(keys) == 1 else f"_get_keys(item, {keys!r})"

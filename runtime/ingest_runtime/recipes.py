@@ -665,7 +665,8 @@ def compile_derives(derives: Sequence[Derive], omit_none: bool = False) -> list[
     """A route's derivations, in declared order. Consecutive derivations into the elements of
     the same list (``tool_calls[].x``, ``tool_calls[].y``) share one walk of the list: the
     result is the same because such a derivation writes only inside its element and reads
-    only that element or the (unchanged) item root."""
+    only that element or the item root outside that list (a recipe reading the list itself
+    from the root, e.g. ``Json("tool_calls")``, sees the earlier elements already done)."""
     out: list[CompiledDerive] = []
     i = 0
     while i < len(derives):

@@ -115,6 +115,7 @@ def run(fn: Any, omit_none: bool, seq: int) -> tuple[str, Any]:
 @given(derives, st.booleans(), st.integers(min_value=0, max_value=10**6))
 @example([Derive("id", Field("missing"))], True, 1)
 @example([Derive("l[].id", Field("l[].x")), Derive("l[].h", Hash((Field("id"),)))], True, 2)
+@example([Derive("l[].id", Json("l")), Derive("l[].x", Seq()), Derive("l[].m[].r", Seq())], True, 3)
 def test_compiled_source_matches_the_closures(ds: list[Derive], omit_none: bool, seq: int) -> None:
     closures = compile_derives(ds, omit_none)
 
