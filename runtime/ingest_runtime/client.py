@@ -254,7 +254,7 @@ class IngestClient:
             else:
                 q.append(b"".join((pack_header(route._index, NO_OFFSET, len(kb)), kb, data)))
         else:
-            q.append(pack_header(route._index, NO_OFFSET, 0) + data)
+            q.append(route.keyless_header + data)
         next(self._accepted)
         signal = self._signal
         if signal.idle and (route.batch is None or len(q) >= self._batch_wake):

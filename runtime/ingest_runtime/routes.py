@@ -64,6 +64,8 @@ class Route:
     #: True when items need the worker-side preparation step (derive/redact/sign/hoist).
     prepared: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
     uses_seq: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
+    #: The queue header of an item without an idempotency key (packed once, not per event).
+    keyless_header: bytes = field(default=b"", init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         with _REGISTRY_LOCK:
@@ -72,6 +74,7 @@ class Route:
                 raise RuntimeError("more than 65536 Route objects in one process")
             _REGISTRY.append(self)
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "keyless_header", pack_header(index, NO_OFFSET, 0))
         if self.body is not None:
             object.__setattr__(self, "validate", self.body.__pydantic_validator__.validate_python)
         hoist = self.batch is not None and bool(self.batch.hoist)
