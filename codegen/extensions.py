@@ -155,6 +155,19 @@ INFO_SCHEMA: dict[str, Any] = {
             },
             "additionalProperties": False,
         },
+        "retry": {
+            "type": "object",
+            "properties": {
+                "max_attempts": {"type": "integer", "minimum": 1},
+                "backoff": {
+                    "type": "array",
+                    "items": {"type": "number", "exclusiveMinimum": 0},
+                    "minItems": 1,
+                },
+                "jitter": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+            "additionalProperties": False,
+        },
     },
 }
 

@@ -139,6 +139,15 @@ class Setting:
     doc: str = ""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`info.x-ingest.retry`: the generated client's defaults for retrying a failed request."""
+
+    max_attempts: int = 8
+    backoff: tuple[float, ...] = ()  # seconds after failed attempt 1, 2, ...; the last repeats
+    jitter: float = 0.0  # up to this fraction added to each scheduled wait
+
+
 @dataclass
 class ServiceVersion:
     """One major version of a service, rendered as `<package>.v<major>`."""
@@ -174,6 +183,7 @@ class ServiceVersion:
     has_recipes: bool = False  # some route derives, redacts or signs: hooks and local files
     has_batches: bool = False  # some route is batched: batch size, interval and gzip knobs
     requirements: tuple[str, ...] = ()  # extra distribution dependencies (e.g. blake3)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass

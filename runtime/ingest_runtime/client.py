@@ -70,6 +70,8 @@ class IngestClient:
         max_attempts: int = config.MAX_ATTEMPTS,
         backoff_base: float = config.BACKOFF_BASE,
         backoff_cap: float = config.BACKOFF_CAP,
+        backoff_schedule: Sequence[float] = (),
+        backoff_jitter: float = 0.0,
         max_queue_size: int = config.MAX_QUEUE_SIZE,
         timeout: float = config.TIMEOUT,
         on_drop: Callable[[Drop], None] | None = None,
@@ -112,7 +114,10 @@ class IngestClient:
         self._max_attempts = max_attempts
         if not 0 < backoff_base <= backoff_cap:
             raise ValueError("backoff needs 0 < backoff_base <= backoff_cap (seconds)")
-        self._backoff = (float(backoff_base), float(backoff_cap))
+        schedule = tuple(float(step) for step in backoff_schedule)
+        if any(not step > 0 for step in schedule) or not 0 <= backoff_jitter <= 1:
+            raise ValueError("backoff_schedule needs waits > 0 and backoff_jitter in [0, 1]")
+        self._backoff = (float(backoff_base), float(backoff_cap), schedule, float(backoff_jitter))
         self._max_queue_size = max_queue_size
         self._on_drop = on_drop
         self._flush_at_exit = flush_at_exit

@@ -56,9 +56,17 @@ def next_delay(
     rng: random.Random,
     base: float = config.BACKOFF_BASE,
     cap: float = config.BACKOFF_CAP,
+    schedule: tuple[float, ...] = (),
+    jitter: float = 0.0,
 ) -> float:
-    """The wait after failed attempt ``attempt``: jittered backoff, at least ``Retry-After``."""
-    delay = backoff_delay(attempt, rng, base, cap)
+    """The wait after failed attempt ``attempt``, at least ``Retry-After``: with a
+    ``schedule``, its ``attempt``-th entry (the last repeats) plus up to ``jitter`` of it;
+    otherwise full-jitter exponential backoff between ``base`` and ``cap``."""
+    if schedule:
+        step = schedule[min(attempt, len(schedule)) - 1]
+        delay = step * (1.0 + rng.uniform(0.0, jitter)) if jitter else step
+    else:
+        delay = backoff_delay(attempt, rng, base, cap)
     if retry_after is not None and retry_after > delay:
         return retry_after
     return delay

@@ -81,7 +81,12 @@ class Pipeline:
         token: str | None,
         user_agent: str,
         max_attempts: int,
-        backoff: tuple[float, float] = (config.BACKOFF_BASE, config.BACKOFF_CAP),
+        backoff: tuple[float, float, tuple[float, ...], float] = (
+            config.BACKOFF_BASE,
+            config.BACKOFF_CAP,
+            (),
+            0.0,
+        ),
         max_queue_size: int,
         timeout: float,
         preparer: Preparer,
@@ -115,7 +120,8 @@ class Pipeline:
         self.token = token
         self.user_agent = user_agent
         self.max_attempts = max(1, max_attempts)
-        self.backoff = backoff  # (base, cap) seconds of the jittered exponential backoff
+        #: (base, cap, schedule, jitter): see ``retry.next_delay``.
+        self.backoff = backoff
         self.max_queue_size = max_queue_size
         self.timeout = timeout
         self.rng = random.Random()

@@ -95,6 +95,10 @@ def test_ref_cycle(workspace: Path) -> None:
             ].__setitem__("autofill", "unix_secs"),
             ["#/components/schemas/IngestMeta/properties/ts/x-ingest/autofill"],
         ),
+        (
+            lambda s: s["info"]["x-ingest"].__setitem__("retry", {"backoff": [1, 0], "jitter": 2}),
+            ["#/info/x-ingest/retry/backoff/1", "#/info/x-ingest/retry/jitter"],
+        ),
     ],
     ids=[
         "prefixed-key",
@@ -103,6 +107,7 @@ def test_ref_cycle(workspace: Path) -> None:
         "bad-delivery",
         "undeclared-category",
         "bad-autofill",
+        "bad-retry-schedule",
     ],
 )
 def test_extension_mistakes(workspace: Path, mutate, fragments: list[str]) -> None:

@@ -122,6 +122,8 @@ def test_raw_mode_keeps_full_redacted_text_and_retries_the_same_batch(
     posts = server.requests("/v1/ingest/raw")
     assert [p["status"] for p in posts] == [503, 200]
     assert posts[0]["raw_body"] == posts[1]["raw_body"]  # byte-identical re-send
+    # The daemon uploader's schedule (spec info.x-ingest.retry): 1 s, then up to +25 %.
+    assert 1.0 <= posts[1]["time"] - posts[0]["time"] < 1.25 + 0.5
     excerpt = posts[1]["body"]["events"][0]["content_excerpt"]
     assert "[REDACTED:anthropic_key]" in excerpt and len(excerpt) > 500
     assert len(server.events("ingestRaw")) == 2

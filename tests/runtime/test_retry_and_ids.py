@@ -72,3 +72,14 @@ def test_ids_are_uuid4_and_unique_across_threads() -> None:
 
 def test_unix_seconds_is_float_time() -> None:
     assert isinstance(unix_seconds(), float) and unix_seconds() > 1.7e9
+
+
+def test_a_declared_schedule_gives_its_waits_plus_jitter_with_retry_after_as_floor() -> None:
+    schedule = (1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
+    rng = random.Random(3)
+    for attempt, step in [(1, 1.0), (2, 2.5), (6, 60.0), (7, 60.0), (40, 60.0)]:
+        waits = [next_delay(attempt, None, rng, schedule=schedule, jitter=0.25) for _ in range(500)]
+        assert all(step <= w <= step * 1.25 for w in waits)
+        assert max(waits) - min(waits) > step * 0.2  # the jitter is really applied
+    assert next_delay(1, None, rng, schedule=schedule) == 1.0  # no jitter: exact
+    assert next_delay(2, 90.0, rng, schedule=schedule, jitter=0.25) == 90.0  # Retry-After floor
