@@ -301,10 +301,20 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n    ")
 
 
-def render(bodies: dict[str, dict[str, Any]], taken: set[str]) -> str:
+def render(
+    bodies: dict[str, dict[str, Any]], taken: set[str], classes: dict[str, str]
+) -> tuple[str, dict[str, str]]:
     """Class definitions for the plain bodies (name -> schema), nested classes first, in the
-    order given. `taken` holds every class name already in the module; new names go in it."""
+    order given, and the bodies whose class has another name than theirs (a class of the
+    models generator's took it). `taken` holds every class name already in the module; new
+    names go in it. `classes`: component -> class, where they differ."""
     writer = _Writer(taken)
+    renamed: dict[str, str] = {}
+    for name in bodies:  # the bodies' own names first: nested classes come after them
+        if name in taken:
+            renamed[name] = writer.new_class(name)
+        else:
+            taken.add(name)
     for name, schema in bodies.items():
-        writer.write_class(name, schema, None)
-    return "\n\n".join(writer.out)
+        writer.write_class(renamed.get(name, name), schema, None)
+    return "\n\n".join(writer.out), renamed

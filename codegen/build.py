@@ -15,16 +15,7 @@ from typing import Any
 from codegen import extensions, names
 from codegen.batching import BatchedItem, find_signature
 from codegen.errors import Problem, SpecError, pointer
-from codegen.model import (
-    Autofill,
-    Mode,
-    Namespace,
-    Operation,
-    Param,
-    RetryPolicy,
-    ServiceVersion,
-    Setting,
-)
+from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion, Setting
 from codegen.pymodels import ModelField, ModelsModule
 from codegen.recipes import RecipeWriter
 from codegen.schemas import PreparedSchemas, body_media, deref, directional, own_properties
@@ -142,12 +133,6 @@ class _Builder:
         runtime_imports.update(self.recipes.names)
         constants = self.constants()
         env = dict(sorted((self.ext.get("env") or {}).items()))
-        retry_ext = self.ext.get("retry") or {}
-        retry = RetryPolicy(
-            max_attempts=int(retry_ext.get("max_attempts", RetryPolicy.max_attempts)),
-            backoff=tuple(float(s) for s in retry_ext.get("backoff", ())),
-            jitter=float(retry_ext.get("jitter", 0.0)),
-        )
         signs = "Sign" in self.recipes.names
         if constants or env:
             runtime_imports.add("setting")
@@ -189,7 +174,6 @@ class _Builder:
             runtime_imports=sorted(runtime_imports),
             runtime_exports=runtime_exports,
             export_names=export_names,
-            retry=retry,
         )
 
     # -- one operation --------------------------------------------------------------------------
@@ -251,10 +235,12 @@ class _Builder:
                 )
             )
 
-        body_model = self.prepared.request_class.get(http_key)
+        # The body's schema (by its name in the prepared document) and the class of it.
+        body_schema = self.prepared.request_class.get(http_key)
         batched = self.batches.get(http_key)
         if batched is not None:
-            body_model = batched.input_class  # callers submit items; the worker builds envelopes
+            body_schema = batched.input_class  # callers submit items; the worker builds envelopes
+        body_model = self.models.class_of(body_schema) if body_schema is not None else None
         body_kind, content_type = self.prepared.request_media.get(
             http_key, ("json", "application/json")
         )
@@ -281,11 +267,11 @@ class _Builder:
                     location="body",
                 )
             )
-        elif body_model is not None:
+        elif body_model is not None and body_schema is not None:
             if body_model not in self.models.classes:
                 self.problem(where, f"request body model {body_model!r} was not generated")
             else:
-                fills = self.autofill_fields(body_model)
+                fills = self.autofill_fields(body_schema)
                 if batched is not None:
                     fills.update({n: (DERIVED, False) for n in batched.derived})
                     fills.update({n: (STAMPED, False) for n in batched.stamped})
@@ -336,6 +322,8 @@ class _Builder:
             self.problem(where, "a static method cannot send headers, cookies or non-JSON bodies")
 
         response_model = self.prepared.response_class.get(http_key)
+        if response_model is not None:
+            response_model = self.models.class_of(response_model)
         returns_field = ext.get("returns")
         return_annotation = "None"
         if delivery == "blocking" and response_model is not None:
@@ -388,9 +376,9 @@ class _Builder:
             body_kind=body_kind,
             content_type=content_type,
             raw=raw,
-            stream_item_model=stream[0] if stream else None,
+            stream_item_model=self.models.class_of(stream[0]) if stream else None,
             stream_media_type=stream[1] if stream else None,
-            route_extras=self.route_extras(ext, batched, where, body_model),
+            route_extras=self.route_extras(ext, batched, where, body_schema),
         )
 
     def constants(self) -> tuple[Setting, ...]:
@@ -416,7 +404,7 @@ class _Builder:
         ext: dict[str, Any],
         batched: BatchedItem | None,
         where: tuple[str, ...],
-        body_model: str | None = None,
+        body_schema: str | None = None,
     ) -> tuple[str, ...]:
         """`Route` keyword arguments for batching, derived fields, redaction and signing."""
         if not any(k in ext for k in ("batch", "derive", "redact", "omit_none")):
@@ -434,9 +422,9 @@ class _Builder:
         if ext.get("redact"):
             extras.append(f"redact={self.recipes.redact(ext['redact'])}")
         signature = batched.signature if batched is not None else None
-        if batched is None and body_model is not None:  # one item per request, signed alike
+        if batched is None and body_schema is not None:  # one item per request, signed alike
             document = self.prepared.document
-            item = document["components"]["schemas"].get(body_model)
+            item = document["components"]["schemas"].get(body_schema)
             signature = find_signature(document, item, (), 0) if item is not None else None
         if signature is not None:
             target, recipe = signature
@@ -451,7 +439,7 @@ class _Builder:
             return f"{names.snake(tags[0])}.{name}"
         return name
 
-    def autofill_fields(self, class_name: str) -> dict[str, tuple[str | None, bool]]:
+    def autofill_fields(self, schema_name: str) -> dict[str, tuple[str | None, bool]]:
         """Wire names of body properties marked autofill or idempotency key, through allOf."""
         found: dict[str, tuple[str | None, bool]] = {}
         schemas = self.prepared.document["components"]["schemas"]
@@ -467,7 +455,7 @@ class _Builder:
                 if isinstance(ext, dict) and ("autofill" in ext or ext.get("idempotency_key")):
                     found[wire] = (ext.get("autofill"), bool(ext.get("idempotency_key")))
 
-        visit(schemas.get(class_name), 0)
+        visit(schemas.get(schema_name), 0)
         return found
 
     def param_annotation(self, param: dict[str, Any]) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import ast
 import gc
+import json
 import re
+import tempfile
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
@@ -22,7 +25,7 @@ from codegen.bodies import HEADER as BODY_IMPORTS
 from codegen.bodies import plain as plain_body
 from codegen.bodies import render as render_bodies
 from codegen.errors import SpecError
-from codegen.schemas import RESERVED_CLASS_NAMES
+from codegen.schemas import RESERVED_CLASS_NAMES, SCHEMA_PREFIX
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,14 @@ class ModelsModule:
     source: str
     classes: dict[str, ModelClass]
     imports: dict[str, str] = field(default_factory=dict)  # name -> "from x import name"
+    # component schema name -> its class, where they differ: the models generator gives a
+    # component another name when a nested class of an earlier one took it (Stripe's
+    # `BalanceTransaction` is `BalanceTransactionModel`, GitHub's `WorkflowRun` `WorkflowRun6`)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def class_of(self, schema: str) -> str:
+        """The class of a component schema (by its name in the prepared document)."""
+        return self.renamed.get(schema, schema)
 
     def fields(self, class_name: str) -> list[ModelField]:
         """Every field of a class, inherited ones included, in pydantic's order."""
@@ -82,15 +93,18 @@ def generate_models(
         and not any(a.startswith(f"{k}.") for a in aliases)
     }
     if not own:
-        return _finish_with(_run(document, file, aliases), {})
+        return _finish_with(*_run(document, file, aliases), {})
     rest = {k: v for k, v in schemas.items() if k not in own}
     reduced = {**document, "components": {**document["components"], "schemas": rest}}
-    source = _run(reduced, file, aliases) if rest else "from __future__ import annotations\n"
-    return _finish_with(source, own, set(re.findall(r"^class (\w+)", source, flags=re.M)))
+    source, renamed = (
+        _run(reduced, file, aliases) if rest else ("from __future__ import annotations\n", {})
+    )
+    return _finish_with(source, renamed, own, set(re.findall(r"^class (\w+)", source, flags=re.M)))
 
 
 def _finish_with(
     source: str,
+    renamed: dict[str, str],
     own: dict[str, Any],
     classes: Collection[str] = (),
 ) -> ModelsModule:
@@ -100,13 +114,21 @@ def _finish_with(
         # Repeated imports are merged by ruff's import sorting (fmt.py) afterwards.
         source = head + sep + "\n" + BODY_IMPORTS + rest if sep else BODY_IMPORTS + source
         taken = {*classes, *RESERVED_CLASS_NAMES}
-        source = source.rstrip("\n") + "\n\n\n" + render_bodies(own, taken)
-    return finish(source)
+        text, own_renamed = render_bodies(own, taken, renamed)
+        renamed = {**renamed, **own_renamed}
+        source = source.rstrip("\n") + "\n\n\n" + text
+    module = finish(source)
+    module.renamed = {k: v for k, v in renamed.items() if v in module.classes}
+    return module
 
 
-def _run(document: dict[str, Any], file: str, aliases: dict[str, str]) -> str:
+def _run(
+    document: dict[str, Any], file: str, aliases: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """The models module, and the components whose class the models generator named otherwise
+    (from its own account of what it wrote: `--emit-model-metadata`)."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
             warnings.simplefilter("ignore")
             # The document itself, not its JSON text: one copy of a big spec fewer at the peak
             # (16 MB on Stripe, 26 MB on GitHub). The models generator copies its top level and
@@ -130,7 +152,9 @@ def _run(document: dict[str, Any], file: str, aliases: dict[str, str]) -> str:
                 aliases=aliases or None,
                 formatters=[],
                 capitalise_enum_members=False,
+                emit_model_metadata=Path(tmp) / "models.json",
             )
+            metadata = json.loads((Path(tmp) / "models.json").read_text(encoding="utf-8"))
     except Exception as exc:  # noqa: BLE001 - the models generator raises many kinds
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError.single(
@@ -138,7 +162,21 @@ def _run(document: dict[str, Any], file: str, aliases: dict[str, str]) -> str:
         ) from None
     if not isinstance(source, str):  # pragma: no cover - only when given an output path
         raise SpecError.single(file, "/components/schemas", "models generator wrote no module")
-    return source
+    return source, _renamed_components(metadata)
+
+
+def _renamed_components(metadata: Any) -> dict[str, str]:
+    """component name -> class name, for each component schema whose class has another name.
+    Component names are class names already (schemas.prepare), so no JSON-pointer escapes."""
+    renamed: dict[str, str] = {}
+    for model in metadata.get("models") or []:
+        ref, class_name = model.get("source_ref") or "", model.get("class_name") or ""
+        if not ref.startswith(SCHEMA_PREFIX) or "/" in ref[len(SCHEMA_PREFIX) :]:
+            continue
+        name = ref[len(SCHEMA_PREFIX) :]
+        if class_name and class_name != name:
+            renamed[name] = class_name
+    return renamed
 
 
 def finish(source: str) -> ModelsModule:

@@ -439,3 +439,109 @@ print("ok")
 """
     proc = run_python(workspace, "svc", code)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+# Like Stripe (`account.balance_transaction` before `balance_transaction`) and GitHub: an
+# earlier component's nested inline object takes the class name a later component would get,
+# so the models generator names the component's class otherwise (`BalanceTransaction1`).
+_TXN = {"$ref": "#/components/schemas/balance_transaction"}
+TAKEN_COMPONENT_NAME = {
+    "openapi": "3.0.3",
+    "info": {"title": "Ledger", "version": "1.0.0"},
+    "paths": {
+        "/balance_transactions/{id}": {
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": {
+                "operationId": "getBalanceTransaction",
+                "responses": {"200": _ok(schema=_TXN)},
+            },
+            # `id` is a path parameter too, so the body is one `body` argument of the class
+            "put": {
+                "operationId": "putBalanceTransaction",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _TXN}},
+                },
+                "responses": {"200": _ok(schema=_TXN)},
+            },
+        },
+        "/balance_transactions": {
+            "post": {  # a flattened body: arguments of the component's class
+                "operationId": "createBalanceTransaction",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _TXN}},
+                },
+                "responses": {"200": _ok(schema=_TXN)},
+            },
+        },
+    },
+    "components": {
+        "schemas": {
+            "account": {
+                "type": "object",
+                "properties": {
+                    "balance_transaction": {
+                        "type": "object",
+                        "properties": {"note": {"type": "string"}},
+                    }
+                },
+            },
+            "balance_transaction": {
+                "type": "object",
+                "required": ["id", "amount"],
+                "properties": {"id": {"type": "string"}, "amount": {"type": "integer"}},
+            },
+        }
+    },
+}
+
+
+def test_a_component_whose_class_name_was_taken_types_its_methods(workspace: Path) -> None:
+    """Methods whose body or response is a bare `$ref` to such a component are typed with the
+    component's class (as the models generator named it), and real calls decode into it."""
+    write(workspace, TAKEN_COMPONENT_NAME)
+    result = run_codegen("generate", cwd=workspace)
+    assert result.code == 0, result.stderr
+    code = """
+import json, typing
+import httpx
+from svc.v1 import models
+from svc.v1.client import LedgerClient
+
+component = next(
+    c for c in vars(models).values()
+    if isinstance(c, type) and issubclass(c, models.BaseModel)
+    and set(c.model_fields) == {"id", "amount"}
+)
+assert component.__name__ != "BalanceTransaction", component  # the nested class has that name
+assert set(models.BalanceTransaction.model_fields) == {"note"}
+
+sent = []
+def handler(request):
+    sent.append((request.method, request.url.path, json.loads(request.content or b"null")))
+    return httpx.Response(200, json={"id": "txn_1", "amount": 5})
+
+client = LedgerClient(base_url="http://ledger.test",
+                      http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+for method in (client.get_balance_transaction, client.put_balance_transaction,
+               client.create_balance_transaction):
+    hints = typing.get_type_hints(method)
+    assert hints["return"] is component, (method.__name__, hints)
+assert typing.get_type_hints(client.put_balance_transaction)["body"] is component
+
+got = client.get_balance_transaction(id="txn_1")
+assert type(got) is component and (got.id, got.amount) == ("txn_1", 5), got
+got = client.put_balance_transaction(id="txn_1", body=component(id="txn_1", amount=5))
+assert type(got) is component and sent[-1] == ("PUT", "/balance_transactions/txn_1",
+                                              {"id": "txn_1", "amount": 5}), sent[-1]
+got = client.create_balance_transaction(id="txn_2", amount=7)
+assert type(got) is component and sent[-1] == ("POST", "/balance_transactions",
+                                              {"id": "txn_2", "amount": 7}), sent[-1]
+client.close()
+print("ok")
+"""
+    proc = run_python(workspace, "svc", code)
+    assert proc.stdout.strip() == "ok", proc.stderr
