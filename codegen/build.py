@@ -15,7 +15,16 @@ from typing import Any
 from codegen import extensions, names
 from codegen.batching import BatchedItem, find_signature
 from codegen.errors import Problem, SpecError, pointer
-from codegen.model import Autofill, Mode, Namespace, Operation, Param, ServiceVersion, Setting
+from codegen.model import (
+    Autofill,
+    Mode,
+    Namespace,
+    Operation,
+    Param,
+    RetryPolicy,
+    ServiceVersion,
+    Setting,
+)
 from codegen.pymodels import ModelField, ModelsModule
 from codegen.recipes import RecipeWriter
 from codegen.schemas import PreparedSchemas, body_media, deref, directional, own_properties
@@ -133,6 +142,12 @@ class _Builder:
         runtime_imports.update(self.recipes.names)
         constants = self.constants()
         env = dict(sorted((self.ext.get("env") or {}).items()))
+        retry_ext = self.ext.get("retry") or {}
+        retry = RetryPolicy(
+            max_attempts=int(retry_ext.get("max_attempts", RetryPolicy.max_attempts)),
+            backoff=tuple(float(s) for s in retry_ext.get("backoff", ())),
+            jitter=float(retry_ext.get("jitter", 0.0)),
+        )
         signs = "Sign" in self.recipes.names
         if constants or env:
             runtime_imports.add("setting")
@@ -174,6 +189,7 @@ class _Builder:
             runtime_imports=sorted(runtime_imports),
             runtime_exports=runtime_exports,
             export_names=export_names,
+            retry=retry,
         )
 
     # -- one operation --------------------------------------------------------------------------
