@@ -15,6 +15,10 @@ os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonsc
 from collections.abc import Iterator
 from typing import Any
 
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from openapi_schema_validator import OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID
+from openapi_schema_validator._specifications import REGISTRY as OPENAPI_SPECIFICATIONS
 from openapi_spec_validator import (
     OpenAPIV30SpecValidator,
     OpenAPIV31SpecValidator,
@@ -57,7 +61,54 @@ def _located(cls: type[Any], suffix: tuple[str, ...] = ()) -> type[Any]:
             if isinstance(getattr(self, attr, None), list):
                 setattr(self, attr, _IdSet(getattr(self, attr)))
 
-    return type(cls.__name__, (cls,), {"__call__": __call__, "__init__": __init__})
+    members: dict[str, Any] = {"__call__": __call__, "__init__": __init__}
+    if hasattr(cls, "_get_schema_checker"):
+
+        def _get_schema_checker(self: Any, schema: Any, schema_value: Any) -> Any:
+            return _first_by_location(cls._get_schema_checker(self, schema, schema_value))
+
+        members["_get_schema_checker"] = _get_schema_checker
+    return type(cls.__name__, (cls,), members)
+
+
+def _first_by_location(check: Any) -> Any:
+    """jsonschema's `check_schema` raises the first meta-schema error it meets, and that order
+    follows set iteration (hash-seeded), so one spec named a different pointer on each run.
+    Same check, but the error raised is the one at the smallest location."""
+    func = getattr(check, "func", check)  # a partial or a bound classmethod
+    keywords = dict(getattr(check, "keywords", None) or {})
+    validator_cls = getattr(func, "__self__", None)
+    if validator_cls is None:
+        return check
+
+    meta_schema = validator_cls.META_SCHEMA
+    meta = validator_for(meta_schema, default=validator_cls)
+    # The OpenAPI dialects' meta-schemas resolve against the package's registry (as
+    # openapi_schema_validator.check_openapi_schema does), the others need none.
+    local = isinstance(meta_schema, dict) and meta_schema.get("$id") in _OAS_DIALECTS
+    validator = meta(
+        meta_schema,
+        format_checker=keywords.get("format_checker", meta.FORMAT_CHECKER),
+        **({"registry": OPENAPI_SPECIFICATIONS} if local else {}),
+    )
+
+    def checker(value: Any) -> None:
+        errors = list(validator.iter_errors(value))
+        if errors:
+            raise SchemaError.create_from(min(errors, key=_location))
+
+    return checker
+
+
+_OAS_DIALECTS = (OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID)
+
+
+def _location(error: Any) -> tuple[list[str], list[str], str]:
+    return (
+        [str(p) for p in error.absolute_path],
+        [str(p) for p in error.absolute_schema_path],
+        str(error.message),
+    )
 
 
 class _Prefiltered:

@@ -22,15 +22,16 @@ class Result:
     stderr: str
 
 
-def run_codegen(*args: str, cwd: Path) -> Result:
-    """`python -m codegen ...` in a fresh process, as a user runs it."""
+def run_codegen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+    """`python -m codegen ...` in a fresh process, as a user runs it (``env``: extra
+    variables)."""
     proc = subprocess.run(
         [sys.executable, "-m", "codegen", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**_env(), "PYTHONPATH": str(ROOT)},
+        env={**_env(), "PYTHONPATH": str(ROOT), **(env or {})},
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -154,3 +154,31 @@ def test_one_bad_spec_does_not_block_the_others(workspace: Path) -> None:
     assert "broken: FAILED" in result.stdout
     assert (workspace / "generated" / "swarm_analytics" / "pyproject.toml").is_file()
     assert not (workspace / "generated" / "broken").exists()
+
+
+def test_the_reported_pointer_does_not_depend_on_the_hash_seed(workspace: Path) -> None:
+    """A schema with several meta-schema errors is reported at one of them; which one used to
+    follow set iteration, so the same spec printed a different pointer from run to run."""
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1.0.0"},
+        "paths": {},
+        "components": {
+            "schemas": {
+                "Knobs": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "number", "exclusiveMinimum": True}
+                        for name in ("beta", "alpha", "gamma", "delta", "eps", "zeta", "eta")
+                    },
+                }
+            }
+        },
+    }
+    write_spec(workspace, spec)
+    outputs = {
+        run_codegen("generate", cwd=workspace, env={"PYTHONHASHSEED": str(seed)}).stderr
+        for seed in range(1, 6)
+    }
+    assert len(outputs) == 1, outputs
+    assert "#/components/schemas/Knobs/properties/alpha/exclusiveMinimum" in outputs.pop()
