@@ -4,19 +4,24 @@ generator.
 datamodel-code-generator spends about 3 ms per class whatever the class is; a big vendor spec
 has hundreds of inline bodies (Stripe: 573 bodies with 1,328 nested inline objects, more than
 half of its models step). Most of them use a small vocabulary: objects with properties, scalars
-with `maxLength`/`pattern`, string enums, arrays, `anyOf` and string-keyed maps (no `$ref`:
-see `_plain`). A body written entirely in that vocabulary is rendered here, as the models
-generator would type it (same annotations, constraints, `extra="forbid"` for
-`additionalProperties: false`, `populate_by_name`, docstrings); any other body (defaults,
-examples, `oneOf`, `allOf`, odd property names, `x-ingest` keys...) is left to it. Checked
-against its own classes for the same bodies (Stripe 452, GitHub 88): the same fields, wire
-names, types, constraints, defaults and config.
+with `maxLength`/`pattern`, string enums, arrays, `anyOf`, string-keyed maps and bare `$ref`s
+to components (typed with the class the models generator gave the component, which is not
+always its name: `pymodels.ModelsModule.class_of`). A body written entirely in that
+vocabulary is rendered here, as the models generator would type it (same annotations,
+constraints, `extra="forbid"` for `additionalProperties: false`, `populate_by_name`,
+docstrings); any other body (defaults, examples, `oneOf`, `allOf`, odd property names,
+`x-ingest` keys...) is left to it. Checked against its own classes for the same bodies
+(Stripe 560 of 573, GitHub 148 of 494): the same fields, wire names, types (nested classes
+compared by structure), constraints and defaults.
 
 Differences that change no validation: a nested inline object is the class
 `<Parent><Property>` (the models generator numbers them by first use: `Address12`), nested
 classes are never merged with identical ones, an array of constrained scalars is typed
 `list[Annotated[str, Field(max_length=...)]]` instead of a list of a one-field root model, and
-a `title` is kept only on object-typed fields.
+a `title` is kept only on object-typed fields. One that does: a required property marked
+`nullable` is `X | None` here, as the spec says; the models generator (without
+`--strict-nullable`) types it `X` and rejects the null (one field of GitHub's
+`codespaces/pre-flight-with-repo-for-authenticated-user` response).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 from typing import Any
 
 from codegen import names
+from codegen.schemas import SCHEMA_PREFIX
 
 # Keywords a plain body may use; anything else sends the body to the models generator.
 _ALLOWED = frozenset(
@@ -43,6 +49,7 @@ _ALLOWED = frozenset(
         "pattern",
         "format",
         "nullable",
+        "$ref",
     }
 )
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
@@ -118,11 +125,14 @@ def _plain(schema: Any, components: set[str], depth: int) -> bool:
     if "nullable" in schema and not isinstance(schema["nullable"], bool):
         return False
     if "$ref" in schema:
-        # The models generator does not always name a component's class after it (a nested
-        # class of an earlier component may have taken the name: Stripe's `BalanceTransaction`
-        # is `BalanceTransactionModel`, GitHub's `WorkflowRun` is `WorkflowRun6`), so a body
-        # that refers to one is left to it.
-        return False
+        # a component's class, by the name the models generator gave it (render's `classes`)
+        ref = schema["$ref"]
+        return (
+            keys == {"$ref"}
+            and isinstance(ref, str)
+            and ref.startswith(SCHEMA_PREFIX)
+            and ref[len(SCHEMA_PREFIX) :] in components
+        )
     if "anyOf" in schema:
         members = schema["anyOf"]
         return (
@@ -214,8 +224,9 @@ _BASEMODEL_ATTRS = _basemodel_attrs()
 
 
 class _Writer:
-    def __init__(self, taken: set[str]) -> None:
+    def __init__(self, taken: set[str], classes: dict[str, str]) -> None:
         self.taken = taken
+        self.classes = classes
         self.out: list[str] = []
 
     def new_class(self, hint: str) -> str:
@@ -254,6 +265,9 @@ class _Writer:
 
     def annotation(self, schema: dict[str, Any], hint: str, doc: str | None) -> str:
         """The type of a value (constraints of a field's own schema are the caller's)."""
+        if "$ref" in schema:
+            name = str(schema["$ref"])[len(SCHEMA_PREFIX) :]
+            return self.classes.get(name, name)
         if "anyOf" in schema:
             parts: list[str] = []
             objects = sum(1 for m in schema["anyOf"] if "properties" in m)
@@ -308,7 +322,7 @@ def render(
     order given, and the bodies whose class has another name than theirs (a class of the
     models generator's took it). `taken` holds every class name already in the module; new
     names go in it. `classes`: component -> class, where they differ."""
-    writer = _Writer(taken)
+    writer = _Writer(taken, classes)
     renamed: dict[str, str] = {}
     for name in bodies:  # the bodies' own names first: nested classes come after them
         if name in taken:

@@ -477,6 +477,32 @@ TAKEN_COMPONENT_NAME = {
                 "responses": {"200": _ok(schema=_TXN)},
             },
         },
+        "/transfers": {
+            "post": {  # inline bodies referring to it: written by codegen/bodies.py
+                "operationId": "createTransfer",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["txn"],
+                                "properties": {"txn": _TXN, "note": {"type": "string"}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _ok(
+                        schema={
+                            "type": "object",
+                            "properties": {"data": {"type": "array", "items": _TXN}},
+                        }
+                    )
+                },
+            }
+        },
     },
     "components": {
         "schemas": {
@@ -522,6 +548,8 @@ assert set(models.BalanceTransaction.model_fields) == {"note"}
 sent = []
 def handler(request):
     sent.append((request.method, request.url.path, json.loads(request.content or b"null")))
+    if request.url.path == "/transfers":
+        return httpx.Response(200, json={"data": [{"id": "txn_3", "amount": 1}]})
     return httpx.Response(200, json={"id": "txn_1", "amount": 5})
 
 client = LedgerClient(base_url="http://ledger.test",
@@ -540,6 +568,12 @@ assert type(got) is component and sent[-1] == ("PUT", "/balance_transactions/txn
 got = client.create_balance_transaction(id="txn_2", amount=7)
 assert type(got) is component and sent[-1] == ("POST", "/balance_transactions",
                                               {"id": "txn_2", "amount": 7}), sent[-1]
+hints = typing.get_type_hints(client.create_transfer)
+assert hints["txn"] is component, hints
+assert typing.get_type_hints(hints["return"])["data"] == list[component] | None, hints
+got = client.create_transfer(txn=component(id="txn_3", amount=1))
+assert sent[-1] == ("POST", "/transfers", {"txn": {"id": "txn_3", "amount": 1}}), sent[-1]
+assert got.data is not None and [type(t) for t in got.data] == [component], got
 client.close()
 print("ok")
 """
