@@ -145,6 +145,8 @@ def _plain(schema: Any, components: set[str], depth: int) -> bool:
             )
         )
     kind = schema.get("type")
+    if kind is not None and not isinstance(kind, str):  # a 3.1 type array: the models generator
+        return False
     if "maxLength" in schema and not (
         kind == "string" and type(schema["maxLength"]) is int and schema["maxLength"] >= 0
     ):
