@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from typing import Any
 
 from codegen import extensions, names
@@ -137,8 +138,10 @@ class _Builder:
                 runtime_imports.add("call_blocking")
             if op.path_template:
                 runtime_imports.add("expand_path")
-            if op.omits_unset_body_fields:
+            if op.given_body_params and op.omits_unset_body_fields:
                 runtime_imports.add("given")
+            if op.nullable_body_params:
+                runtime_imports.update({"UNSET", "Unset", "present"})
         runtime_imports.update(self.recipes.names)
         constants = self.constants()
         env = dict(sorted((self.ext.get("env") or {}).items()))
@@ -294,6 +297,7 @@ class _Builder:
                 cls = self.models.classes[body_model]
                 fields = self.models.fields(body_model)
                 read_only, write_only = self.body_directions(op) if batched is None else (set(), {})
+                null_allowed = self.nullable_optional(op) if batched is None else set()
                 field_params = []
                 flatten = not cls.is_root
                 body_taken = taken - {"body"}
@@ -324,7 +328,16 @@ class _Builder:
                         break
                     body_taken.add(pname)
                     nullable = write_only.get(f.wire) if f.default else None
-                    field_params.append(self.field_param(pname, f, nullable))
+                    param = self.field_param(pname, f, nullable)
+                    if f.wire in null_allowed and not param.required and delivery == "blocking":
+                        # None is a value here (`null`); leaving the argument out is UNSET.
+                        param = replace(
+                            param,
+                            annotation=f"{param.annotation} | Unset",
+                            default="UNSET",
+                            null_allowed=True,
+                        )
+                    field_params.append(param)
                 if flatten:
                     body_flattened = True
                     params.extend(field_params)
@@ -508,6 +521,22 @@ class _Builder:
             if n in required and directional(self.data, p) == "writeOnly"
         }
         return read_only, write_only
+
+    def nullable_optional(self, op: dict[str, Any]) -> set[str]:
+        """The request body's optional properties whose schema admits null (as written)."""
+        body = deref(self.data, op.get("requestBody"))
+        media = body_media(body.get("content") if isinstance(body, dict) else None)
+        if media is None:
+            return set()
+        schema = media[2].get("schema")
+        required = _required_names(self.data, schema)
+        return {
+            n
+            for n, p in own_properties(self.data, schema).items()
+            if n not in required
+            and isinstance(deref(self.data, p), dict)
+            and _nullable(deref(self.data, p))
+        }
 
     def field_param(self, pname: str, f: ModelField, nullable: bool | None = None) -> Param:
         """An argument for a body field; `nullable` given: required although the model's

@@ -27,6 +27,9 @@ class Param:
     default: str  # Python source of the default; "" when required
     location: Literal["body", "time", "path", "query", "header", "cookie"]
     doc: str = ""
+    #: An optional body argument of a blocking call whose schema admits null: its default is
+    #: UNSET (left out), so an explicit None is sent as `null`.
+    null_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,16 @@ class Operation:
     @property
     def optional_body_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.body_params if not p.required)
+
+    @property
+    def given_body_params(self) -> tuple[Param, ...]:
+        """Optional body arguments sent when not None."""
+        return tuple(p for p in self.optional_body_params if not p.null_allowed)
+
+    @property
+    def nullable_body_params(self) -> tuple[Param, ...]:
+        """Optional body arguments sent when passed, None included (as `null`)."""
+        return tuple(p for p in self.optional_body_params if p.null_allowed)
 
     @property
     def omits_unset_body_fields(self) -> bool:

@@ -4,7 +4,7 @@ import logging as _logging
 
 from ._version import __version__
 from .batching import AfterSend, Batch, BeforeSend
-from .blocking import call_blocking, given
+from .blocking import UNSET, Unset, call_blocking, given, present
 from .client import IngestClient
 from .errors import (
     ApiError,
@@ -51,6 +51,7 @@ from .transport import (
 _logging.getLogger("ingest_runtime").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "UNSET",
     "AfterSend",
     "ApiError",
     "AuthError",
@@ -89,12 +90,14 @@ __all__ = [
     "Transport",
     "TransportError",
     "TransportFailure",
+    "Unset",
     "ValidationRejected",
     "__version__",
     "call_blocking",
     "expand_path",
     "given",
     "new_uuid4",
+    "present",
     "setting",
     "unix_seconds",
 ]

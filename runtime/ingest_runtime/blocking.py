@@ -6,6 +6,7 @@ failure becomes an ``IngestError`` subclass; raw httpx exceptions never leak.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -26,7 +27,16 @@ from .errors import (
 )
 from .routes import Route, base_headers
 
-__all__ = ["call_blocking", "encode_body", "given", "request_blocking", "user_agent"]
+__all__ = [
+    "UNSET",
+    "Unset",
+    "call_blocking",
+    "encode_body",
+    "given",
+    "present",
+    "request_blocking",
+    "user_agent",
+]
 
 T = TypeVar("T")
 
@@ -49,6 +59,24 @@ def encode_body(route: Route, body: pydantic.BaseModel | None) -> bytes:
 def given(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The optional arguments of a generated call that were given (not None)."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+class Unset(enum.Enum):
+    """The default of an optional argument whose field admits null: left out of the request,
+    while an explicit None is sent as ``null`` (the two mean different things to the API)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset.UNSET
+
+
+def present(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The nullable optional arguments of a generated call that were passed (None included)."""
+    return {name: value for name, value in fields.items() if value is not UNSET}
 
 
 @functools.lru_cache(maxsize=256)

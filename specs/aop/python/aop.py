@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ingest_runtime import UNSET
 from pydantic import BaseModel
 from typing_extensions import Self
 
@@ -342,7 +343,7 @@ class AOPClient:
             self.api.runs.create(
                 agent_id=self.trace_builder.agent_id,
                 run_id=self.run_id,
-                seed=self.config.seed,
+                seed=UNSET if self.config.seed is None else self.config.seed,  # absent: random
             )
             self._started = True
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ingest_runtime import (
+    UNSET,
     AfterSend,
     Batch,
     BeforeSend,
@@ -36,8 +37,10 @@ from ingest_runtime import (
     Sign,
     Spool,
     Transport,
+    Unset,
     expand_path,
     given,
+    present,
     setting,
 )
 
@@ -207,9 +210,9 @@ class RunsNamespace:
         self,
         *,
         agent_id: int,
-        run_id: str | None = None,
-        scenario_id: str | None = None,
-        seed: int | None = None,
+        run_id: str | None | Unset = UNSET,
+        scenario_id: str | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
     ) -> _models.Run:
         """Create (or confirm) a run.
 
@@ -222,7 +225,7 @@ class RunsNamespace:
             _models.CreateRun.model_validate(
                 {
                     "agent_id": agent_id,
-                    **given(
+                    **present(
                         {
                             "run_id": run_id,
                             "scenario_id": scenario_id,
@@ -250,7 +253,7 @@ class RunsNamespace:
                         {
                             "summary_metrics": summary_metrics,
                         }
-                    )
+                    ),
                 }
             ),
             _models.Finalized,
