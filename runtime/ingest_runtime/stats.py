@@ -105,9 +105,9 @@ class Counters:
         self.wake_at = sys.maxsize
         self.settle_event = threading.Event()
 
-    def settle_locked(self) -> None:
-        """Count one finished event; call with ``lock`` held."""
-        self.settled += 1
+    def settle_locked(self, n: int = 1) -> None:
+        """Count ``n`` finished events; call with ``lock`` held."""
+        self.settled += n
         if self.settled >= self.wake_at:
             self.settle_event.set()
 
