@@ -181,20 +181,21 @@ def _renamed_components(metadata: Any) -> dict[str, str]:
 
 def finish(source: str) -> ModelsModule:
     """Edit the module where mypy would reject what pydantic accepts, and index it. The module
-    is parsed once (a parse of a big spec's models costs about half a second): the edits only
-    insert text inside lines and append comments, so the same tree serves for the index."""
+    is parsed once, one class at a time: the syntax tree of a whole big models module is most
+    of this step's memory (Stripe: 120 MB for 2.2 MB of source, the peak of the whole run),
+    while what the index keeps of it is a quarter of that. The edits only insert text inside
+    lines and append comments, so the same trees serve for the index."""
     # A syntax tree holds no cycles; the collector would only walk its million nodes again
     # and again (40 % of this step on GitHub's spec). What the models generator left in
-    # cycles is collected first, so the tree reuses its memory (Stripe: peak 275 -> 261 MB).
+    # cycles is collected first, so the trees reuse its memory.
     paused = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
-        tree = ast.parse(source)
-        classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-        casts = _cast_model_defaults(tree, set(classes))
-        comments = _ignore_literal_overrides(classes)
-        module = index(tree, source)
+        try:
+            module, casts, comments = _parse(source, _chunks(source))
+        except SyntaxError:  # `class ` at the start of a line inside a docstring: one piece
+            module, casts, comments = _parse(source, [(0, source)])
     finally:
         if paused:
             gc.enable()
@@ -253,29 +254,33 @@ def _add_field_import(match: re.Match[str]) -> str:
     return f"from pydantic import {', '.join(sorted({*kept, 'Field'}))}"
 
 
-def _ignore_literal_overrides(classes: dict[str, ast.ClassDef]) -> dict[int, str]:
+def _ignore_literal_overrides(
+    classes: list[ast.ClassDef], module: ModelsModule, class_names: set[str], offset: int
+) -> dict[int, str]:
     """A variant narrowing its discriminator to a Literal overrides a base field typed with a
     root-model enum: fine for pydantic, an incompatible override for mypy, so say so. Returns
-    the comment to append, by line."""
+    the comment to append, by line (`offset` lines before the piece the classes are in). Bases
+    come before their subclasses in the module, so they are in the index already."""
 
-    def base_field(cls: ast.ClassDef, name: str, depth: int = 0) -> ast.expr | None:
+    def base_field(cls: ModelClass, name: str, depth: int = 0) -> ast.expr | None:
         for base in cls.bases:
-            parent = classes.get(ast.unparse(base))
-            if parent is None or depth > 32:
+            parent = module.classes.get(base)
+            if parent is None or parent is cls or depth > 32:
                 continue
-            for stmt in parent.body:
-                if isinstance(stmt, ast.AnnAssign) and getattr(stmt.target, "id", "") == name:
-                    return stmt.annotation
+            for f in parent.own_fields:
+                if f.name == name:
+                    return f.annotation
             found = base_field(parent, name, depth + 1)
             if found is not None:
                 return found
         return None
 
     lines: dict[int, str] = {}
-    for cls in classes.values():
-        if not any(ast.unparse(b) in classes for b in cls.bases):
+    for node in classes:
+        cls = module.classes[node.name]
+        if not any(b in module.classes and b != node.name for b in cls.bases):
             continue  # nothing to override
-        for stmt in cls.body:
+        for stmt in node.body:
             if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
                 continue
             inherited = base_field(cls, stmt.target.id)
@@ -283,12 +288,12 @@ def _ignore_literal_overrides(classes: dict[str, ast.ClassDef]) -> dict[int, str
                 continue
             own = ast.unparse(stmt.annotation)
             used = {n.id for n in ast.walk(inherited) if isinstance(n, ast.Name)}
-            if "Literal[" in own and used & set(classes):
-                lines[stmt.lineno] = "  # type: ignore[assignment]"
+            if "Literal[" in own and used & class_names:
+                lines[stmt.lineno + offset] = "  # type: ignore[assignment]"
             elif own != ast.unparse(inherited):
                 # Another type than the parent's (a variant of an allOf whose property differs):
                 # maybe a subtype, maybe not; only mypy knows, so the ignore may go unused.
-                lines[stmt.lineno] = "  # type: ignore[assignment, unused-ignore]"
+                lines[stmt.lineno + offset] = "  # type: ignore[assignment, unused-ignore]"
     return lines
 
 
@@ -307,14 +312,14 @@ def _drop_email_import(match: re.Match[str]) -> str:
 
 
 def _cast_model_defaults(
-    tree: ast.Module, classes: set[str]
+    tree: ast.Module, classes: set[str], offset: int = 0
 ) -> dict[tuple[str, str], tuple[int, int, int, int]]:
     """`filters: Filters | None = {"a": []}` is what the models generator writes for an object
     default (pydantic validates it, `validate_default=True`); mypy rejects a dict there, so the
     literal is wrapped in `cast(Any, ...)`, which changes nothing at run time. The same for a
     constant on a model-typed field, a string on a non-string type (`AnyUrl`), and `None` on
     a field whose type has no None (`default: null` without `nullable`). Returns the span of
-    each literal to wrap, by (class, field)."""
+    each literal to wrap (lines counted from `offset`), by (class, field)."""
     edits: dict[tuple[str, str], tuple[int, int, int, int]] = {}
     for node in tree.body:
         if not isinstance(node, ast.ClassDef):
@@ -330,9 +335,9 @@ def _cast_model_defaults(
             if _needs_cast(stmt.value, stmt.annotation, used, classes):
                 v = stmt.value
                 edits[(node.name, stmt.target.id)] = (
-                    v.lineno,
+                    v.lineno + offset,
                     v.col_offset,
-                    v.end_lineno or v.lineno,
+                    (v.end_lineno or v.lineno) + offset,
                     v.end_col_offset or 0,
                 )
     return edits
@@ -378,11 +383,48 @@ def _strip_banner(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def index(tree: ast.Module, source: str) -> ModelsModule:
+def _parse(
+    source: str, pieces: list[tuple[int, str]]
+) -> tuple[ModelsModule, dict[tuple[str, str], tuple[int, int, int, int]], dict[int, str]]:
+    """The index of the module, parsed piece by piece, and the edits it needs."""
+    # Every class of the module, also those defined further down (forward references).
+    class_names = set(re.findall(r"^class (\w+)", source, flags=re.M))
     module = ModelsModule(source=source, classes={})
+    casts: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+    comments: dict[int, str] = {}
+    for offset, piece in pieces:
+        tree = ast.parse(piece)
+        casts.update(_cast_model_defaults(tree, class_names, offset))
+        found = index(tree, piece, module)
+        comments.update(_ignore_literal_overrides(found, module, class_names, offset))
+        del tree, found
+    return module, casts, comments
+
+
+def _chunks(source: str) -> list[tuple[int, str]]:
+    """The module in pieces, each with the number of lines before it: the imports, then one
+    class (and whatever follows it up to the next class) each."""
+    starts = [0, *(m.start() + 1 for m in re.finditer(r"\nclass ", source)), len(source)]
+    pieces: list[tuple[int, str]] = []
+    offset = 0
+    for previous, start, end in zip([0, *starts], starts, starts[1:], strict=False):
+        offset += source.count("\n", previous, start)
+        pieces.append((offset, source[start:end]))
+    return pieces
+
+
+def index(tree: ast.Module, source: str, module: ModelsModule) -> list[ast.ClassDef]:
+    """Add the imports and classes of one parsed piece of the module to its index; returns
+    the piece's classes."""
     # Walking every field's syntax for an `alias=` costs a second on big specs: only the
     # statements whose lines spell the word are walked.
-    alias_lines = {i for i, line in enumerate(source.split("\n"), 1) if "alias" in line}
+    alias_lines = set()
+    line, last = 1, 0
+    for match in re.finditer("alias", source):
+        line += source.count("\n", last, match.start())
+        last = match.start()
+        alias_lines.add(line)
+    found = []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
@@ -391,7 +433,8 @@ def index(tree: ast.Module, source: str) -> ModelsModule:
                 )
         elif isinstance(node, ast.ClassDef):
             module.classes[node.name] = _class(node, alias_lines)
-    return module
+            found.append(node)
+    return found
 
 
 def _class(node: ast.ClassDef, alias_lines: set[int]) -> ModelClass:
