@@ -263,3 +263,32 @@ def test_excerpt_joins_prompt_and_completion_and_omits_an_empty_one() -> None:
     events = [e for batch in transport.batches() for e in batch["events"]]
     assert [e.get("content_excerpt") for e in events] == ["ask\n---\nanswer", "ask", "answer", None]
     assert "content_excerpt" not in events[3]
+
+
+def test_local_daemon_mode_retries_once_then_drops_counted_and_goes_on(
+    tmp_path: Path, start_server
+) -> None:
+    """Seed §3.8 scenario 4, to the local daemon: a batch answered 500 is re-sent once after
+    0.25 s, then dropped and counted in dropped(); the next batch is still sent and stored."""
+    server = start_server(SPEC)
+    server.faults([500, 500])
+    daemon = server.url + "/v1/ingest"
+    out = run(
+        f"""
+        from modelstat import Client, Config, LlmCall, Mode
+        cfg = Config("msk_live_test", "agent", mode=Mode.local_daemon({daemon!r}))
+        with Client(cfg) as ms:
+            ms.record(LlmCall("openai", "s1"))
+            ms.flush()
+            print(ms.dropped())
+            ms.record(LlmCall("openai", "s2"))
+            ms.flush()
+            print(ms.dropped())
+    """,
+        tmp_path,
+    )
+    assert out.split() == ["1", "1"]
+    posts = server.requests("/v1/ingest")
+    assert [p["status"] for p in posts] == [500, 500, 200]
+    assert 0.25 <= posts[1]["time"] - posts[0]["time"] < 0.25 + 0.5
+    assert [e["session_id"] for e in server.events("ingest")] == ["s2"]

@@ -244,6 +244,13 @@ class Client:
 
     def __init__(self, cfg: Config, transport: Transport | None = None) -> None:
         self.cfg = cfg
+        # To the local daemon, as the seed: one retry after 0.25 s, then the batch is dropped
+        # (counted); the daemon owns durable retry. Remote: nothing else retries, so the
+        # daemon uploader's schedule from the spec (1, 2.5, 5, 10, 20, 60 s).
+        local = cfg.mode.kind == "local_daemon"
+        retry: dict[str, Any] = (
+            {"max_attempts": 2, "backoff_schedule": (0.25,), "backoff_jitter": 0.0} if local else {}
+        )
         self._api = ModelstatIngestClient(
             base_url=cfg.mode.server(),
             token=cfg.ingest_key,
@@ -255,6 +262,7 @@ class Client:
             batch_max_items=cfg.flush_max_batch,
             before_send=_hash_tool_args,
             redaction_floor=RedactionPolicy(cfg.redaction) is RedactionPolicy.FLOOR,
+            **retry,
         )
         self._record = (
             self._api.ingest_raw.record if cfg.sends_full_turns() else self._api.ingest.record
