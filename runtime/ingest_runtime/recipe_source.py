@@ -39,6 +39,7 @@ from .recipes import (
     _rfc3339_ms,
     compile_derive,
     compile_part,
+    derive_groups,
     format_timestamp,
     prefixes,
     text,
@@ -56,22 +57,11 @@ def compile_derive_function(
 ) -> DeriveAll:
     """One function running ``derives`` in order, equivalent to ``compile_derives``."""
     writer = _Writer(omit_none)
-    i = 0
-    while i < len(derives):
-        # The same grouping as compile_derives: consecutive derivations into the elements of
-        # one list (one level deep) share a loop; anything else runs on its own.
-        head, sep, rest = derives[i].target.partition("[].")
-        j = i + 1
-        if sep and "[]." not in rest:
-            while j < len(derives):
-                h, s2, r = derives[j].target.partition("[].")
-                if h != head or not s2 or "[]." in r:
-                    break
-                j += 1
-            writer.list_derives(head, derives[i:j])
+    for head, group in derive_groups(derives):  # the grouping compile_derives uses
+        if head is None:
+            writer.top_derive(group[0])
         else:
-            writer.top_derive(derives[i])
-        i = j
+            writer.list_derives(head, group)
     source = "def derive_all(item, env):\n    if not isinstance(item, dict):\n        return\n"
     source += "".join(f"    {line}\n" for line in writer.lines) or "    pass\n"
     namespace = dict(writer.namespace)

@@ -667,7 +667,17 @@ def compile_derives(derives: Sequence[Derive], omit_none: bool = False) -> list[
     result is the same because such a derivation writes only inside its element and reads
     only that element or the item root outside that list (a recipe reading the list itself
     from the root, e.g. ``Json("tool_calls")``, sees the earlier elements already done)."""
-    out: list[CompiledDerive] = []
+    return [
+        compile_derive(group[0], omit_none)
+        if head is None
+        else _compile_list_derives(head, group, omit_none)
+        for head, group in derive_groups(derives)
+    ]
+
+
+def derive_groups(derives: Sequence[Derive]) -> Iterator[tuple[str | None, Sequence[Derive]]]:
+    """``(list path, derivations)`` for each run of consecutive derivations into the elements
+    of one list (one level deep: ``a[].x``), ``(None, [d])`` for any other derivation."""
     i = 0
     while i < len(derives):
         head, sep, rest = derives[i].target.partition("[].")
@@ -678,11 +688,10 @@ def compile_derives(derives: Sequence[Derive], omit_none: bool = False) -> list[
                 if h != head or not s2 or "[]." in r:
                     break
                 j += 1
-            out.append(_compile_list_derives(head, derives[i:j], omit_none))
+            yield head, derives[i:j]
         else:
-            out.append(compile_derive(derives[i], omit_none))
+            yield None, derives[i:j]
         i = j
-    return out
 
 
 def _compile_list_derives(head: str, derives: Sequence[Derive], omit_none: bool) -> CompiledDerive:
