@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import itertools
 import json
 import subprocess
 import threading
@@ -132,6 +133,44 @@ def test_retries_keep_the_batch_and_fallback_is_replayed(tmp_path: Path, start_s
     assert len({p["body"]["idempotency_token"] for p in posts}) == 1
     assert len(server.events("uploadTraceBatch")) == 7
     assert list(fallback.iterdir()) == []
+
+
+def test_a_failing_server_gets_the_seeds_retries_then_the_fallback_file(
+    tmp_path: Path, start_server
+) -> None:
+    """§5.8.4: max_retries=3 -> 4 POSTs of the same batch, waits min(base * 2**n, max) apart
+    (1, 2, 4 s by default; base 0.25 here), post_send_hook(event, False) for each event, and
+    the batch in one fallback file."""
+    server = start_server(SPEC, secret=SALT)
+    server.faults(["pass", 503, 503, 503, 503])  # the run is created, then every batch fails
+    fallback = tmp_path / "fallback"
+    out = run(
+        f"""
+        from aop_client import AOPClient, ClientConfig
+        failed = []
+        config = ClientConfig(api_key="aop_test", base_url={server.url!r}, agent_id=123,
+                              org_salt_key={SALT!r}, retry_backoff_base=0.25,
+                              local_fallback_dir={str(fallback)!r},
+                              post_send_hook=lambda event, ok: failed.append((event["seq"], ok)))
+        client = AOPClient(config)
+        client.start()
+        for i in range(3):
+            client.emit_event(client.trace_builder.create_final_output(text=str(i)))
+        client.stop(timeout=20)
+        print(sorted(failed))
+    """,
+        tmp_path,
+    )
+    assert out.stdout.strip() == "[(1, False), (2, False), (3, False)]", out.stdout + out.stderr
+    posts = server.requests(BATCH)
+    assert [p["status"] for p in posts] == [503] * 4
+    assert len({p["body"]["idempotency_token"] for p in posts}) == 1
+    gaps = [b["time"] - a["time"] for a, b in itertools.pairwise(posts)]
+    for gap, expected in zip(gaps, [0.25, 0.5, 1.0], strict=True):
+        assert expected <= gap < expected + 0.4, gaps
+    [saved] = fallback.iterdir()  # the runtime's replayable format: one event per line
+    lines = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [json.loads(line["body"])["seq"] for line in lines] == [1, 2, 3]
 
 
 def test_no_http_on_the_emitting_thread(tmp_path: Path, start_server) -> None:
