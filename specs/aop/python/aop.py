@@ -312,10 +312,10 @@ class AOPClient:
             backoff_base=config.retry_backoff_base,
             backoff_cap=config.retry_backoff_max,
             # The seed's waits: min(base * 2**n, max), i.e. 1, 2, 4 s by default, no jitter.
-            backoff_schedule=[
-                min(config.retry_backoff_base * 2**n, config.retry_backoff_max)
+            backoff_schedule=tuple(
+                min(config.retry_backoff_base * 2.0**n, config.retry_backoff_max)
                 for n in range(max(1, config.max_retries))
-            ],
+            ),
             http_client=self._http,
             max_queue_size=config.max_buffer_size,
             timeout=config.timeout,
