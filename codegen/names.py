@@ -72,7 +72,10 @@ def docstring(text: str | None) -> str:
     """
     if not text:
         return ""
-    cleaned = "".join(ch for ch in text if ch == "\n" or ch == "\t" or ch.isprintable())
+    if text.replace("\n", "").replace("\t", "").isprintable():
+        cleaned = text  # the common case, without a look at each character
+    else:
+        cleaned = "".join(ch for ch in text if ch == "\n" or ch == "\t" or ch.isprintable())
     cleaned = cleaned.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     lines = [line.rstrip() for line in cleaned.strip().splitlines()]
     text_out = "\n".join(lines)

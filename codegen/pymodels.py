@@ -331,8 +331,7 @@ def _cast_model_defaults(
                 and isinstance(stmt.value, (ast.Dict, ast.List, ast.Constant))
             ):
                 continue
-            used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
-            if _needs_cast(stmt.value, stmt.annotation, used, classes):
+            if _needs_cast(stmt.value, stmt.annotation, classes):
                 v = stmt.value
                 edits[(node.name, stmt.target.id)] = (
                     v.lineno + offset,
@@ -343,12 +342,16 @@ def _cast_model_defaults(
     return edits
 
 
-def _needs_cast(value: ast.expr, annotation: ast.expr, used: set[str], classes: set[str]) -> bool:
+def _needs_cast(value: ast.expr, annotation: ast.expr, classes: set[str]) -> bool:
     """Whether mypy would reject this default for this annotation although pydantic takes it."""
     if isinstance(value, ast.Constant) and value.value is None:
         # `default: null` on a schema that is not nullable: the annotation has no None
         inner = annotation
-        if isinstance(inner, ast.Subscript) and ast.unparse(inner.value) == "Annotated":
+        if (
+            isinstance(inner, ast.Subscript)
+            and isinstance(inner.value, ast.Name)
+            and inner.value.id == "Annotated"
+        ):
             elts = inner.slice.elts if isinstance(inner.slice, ast.Tuple) else [inner.slice]
             inner = elts[0]
         top = [inner]
@@ -356,13 +359,19 @@ def _needs_cast(value: ast.expr, annotation: ast.expr, used: set[str], classes: 
             node = top.pop()
             assert isinstance(node, ast.BinOp)
             top += [node.left, node.right]
-        nullable = any(
-            (isinstance(n, ast.Constant) and n.value is None)
-            or ast.unparse(n).split("[")[0] in ("Any", "Optional")
-            for n in top
+        nullable = any(isinstance(n, ast.Constant) and n.value is None for n in top) or any(
+            _head(n) in ("Any", "Optional") for n in top
         )
         return not nullable
+    used = {n.id for n in ast.walk(annotation) if isinstance(n, ast.Name)}
     return bool(used & classes) or _foreign_constant(value, used)
+
+
+def _head(node: ast.expr) -> str:
+    """`ast.unparse(node).split("[")[0]`, without writing the whole annotation out."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ast.unparse(node).split("[")[0]
 
 
 _STR_TYPES = frozenset({"str", "Any", "Literal"})
