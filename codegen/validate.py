@@ -12,19 +12,12 @@ import os
 # pure-Python backend, whose messages the error output and tests are written against.
 os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
-from openapi_schema_validator import OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID
-from openapi_schema_validator._specifications import REGISTRY as OPENAPI_SPECIFICATIONS
-from openapi_spec_validator import (
-    OpenAPIV30SpecValidator,
-    OpenAPIV31SpecValidator,
-    OpenAPIV32SpecValidator,
-)
-
+# openapi-spec-validator (with its dependencies a tenth of a second to import) is imported
+# where it is used: the pipeline runs it in a forked child only, beside the models.
 from codegen import extensions
 from codegen.errors import Problem, SpecError, pointer
 from codegen.load import Document, resolve_pointer
@@ -75,6 +68,11 @@ def _first_by_location(check: Any) -> Any:
     """jsonschema's `check_schema` raises the first meta-schema error it meets, and that order
     follows set iteration (hash-seeded), so one spec named a different pointer on each run.
     Same check, but the error raised is the one at the smallest location."""
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+    from openapi_schema_validator import OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID
+    from openapi_schema_validator._specifications import REGISTRY as OPENAPI_SPECIFICATIONS
+
     func = getattr(check, "func", check)  # a partial or a bound classmethod
     keywords = dict(getattr(check, "keywords", None) or {})
     validator_cls = getattr(func, "__self__", None)
@@ -85,7 +83,8 @@ def _first_by_location(check: Any) -> Any:
     meta = validator_for(meta_schema, default=validator_cls)
     # The OpenAPI dialects' meta-schemas resolve against the package's registry (as
     # openapi_schema_validator.check_openapi_schema does), the others need none.
-    local = isinstance(meta_schema, dict) and meta_schema.get("$id") in _OAS_DIALECTS
+    dialects = (OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID)
+    local = isinstance(meta_schema, dict) and meta_schema.get("$id") in dialects
     validator = meta(
         meta_schema,
         format_checker=keywords.get("format_checker", meta.FORMAT_CHECKER),
@@ -98,9 +97,6 @@ def _first_by_location(check: Any) -> Any:
             raise SchemaError.create_from(min(errors, key=_location))
 
     return checker
-
-
-_OAS_DIALECTS = (OAS31_BASE_DIALECT_ID, OAS32_BASE_DIALECT_ID)
 
 
 def _location(error: Any) -> tuple[list[str], list[str], str]:
@@ -150,11 +146,22 @@ def _with_locations(spec_validator: type[Any]) -> type[Any]:
     )
 
 
-_VALIDATORS: dict[str, Any] = {
-    "3.0": _with_locations(OpenAPIV30SpecValidator),
-    "3.1": _with_locations(OpenAPIV31SpecValidator),
-    "3.2": _with_locations(OpenAPIV32SpecValidator),
-}
+_VERSIONS = ("3.0", "3.1", "3.2")
+
+
+@functools.cache
+def _validator(version: str) -> Any:
+    """openapi-spec-validator's validator for an OpenAPI version ("3.0"...), errors located."""
+    import openapi_spec_validator as osv
+
+    by_version = {
+        "3.0": osv.OpenAPIV30SpecValidator,
+        "3.1": osv.OpenAPIV31SpecValidator,
+        "3.2": osv.OpenAPIV32SpecValidator,
+    }
+    return _with_locations(by_version[version])
+
+
 _MESSAGE_LIMIT = 300
 
 
@@ -180,7 +187,7 @@ def precheck(doc: Document) -> list[Problem]:
     """The cheap checks that must pass before anything else runs; bad defaults dropped."""
     file = doc.display_path
     version = str(doc.data.get("openapi", ""))
-    if version[:3] not in _VALIDATORS:
+    if version[:3] not in _VERSIONS:
         raise SpecError.single(
             file, "/openapi", f"unsupported OpenAPI version {version!r}: expected 3.0, 3.1 or 3.2"
         )
@@ -193,7 +200,7 @@ def precheck(doc: Document) -> list[Problem]:
 def openapi_errors(data: dict[str, Any]) -> Found:
     """Every openapi-spec-validator error as (absolute path, message). The slow part: seconds
     on big specs. A validator crash (badly typed documents trip it) is one error at the root."""
-    validator_cls = _VALIDATORS[str(data.get("openapi", ""))[:3]]
+    validator_cls = _validator(str(data.get("openapi", ""))[:3])
     errors = validator_cls(data).iter_errors()
     found: Found = []
     while True:
