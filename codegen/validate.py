@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,12 +92,61 @@ def _first_by_location(check: Any) -> Any:
         **({"registry": OPENAPI_SPECIFICATIONS} if local else {}),
     )
 
+    fast = None if local else _fast_meta(meta_schema)
+
     def checker(value: Any) -> None:
+        if fast is not None and _fast_valid(fast, value):
+            return
         errors = list(validator.iter_errors(value))
         if errors:
             raise SchemaError.create_from(min(errors, key=_location))
 
     return checker
+
+
+_FAST_META: dict[int, Any] = {}
+
+
+def _fast_meta(meta_schema: Any) -> Any:
+    """jsonschema-rs for a schema's meta-schema check (draft 4 for OpenAPI 3.0 schemas): the
+    pure-Python check is about half the validator's time on big specs. None without it."""
+    key = id(meta_schema)
+    if key not in _FAST_META:
+        try:
+            import jsonschema_rs
+
+            _FAST_META[key] = jsonschema_rs.validator_for(meta_schema, validate_formats=True)
+        except Exception:  # noqa: BLE001 - not installed or not understood: the Python check
+            _FAST_META[key] = None
+    return _FAST_META[key]
+
+
+def _fast_valid(fast: Any, value: Any) -> bool:
+    """Whether the schema is valid for sure: jsonschema-rs says so and nothing in it is read
+    otherwise by the Python check (a `pattern` Python's `re` rejects: jsonschema-rs checks
+    ECMA regexes; an integral float, not an integer for draft 4). Else the Python check
+    decides, and words the error."""
+    try:
+        if not fast.is_valid(value):
+            return False
+    except Exception:  # noqa: BLE001 - a value it cannot read (not JSON): the Python check
+        return False
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            pattern = node.get("pattern")
+            if isinstance(pattern, str):
+                try:
+                    re.compile(pattern)
+                except (re.error, RecursionError, OverflowError):
+                    return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float):
+            return False
+    return True
 
 
 def _location(error: Any) -> tuple[list[str], list[str], str]:
