@@ -71,6 +71,14 @@ def operations_of(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
     return found
 
 
+def package_and_title(data: dict[str, Any], folder: str) -> tuple[str, str]:
+    """The package a spec generates (`x-ingest.package`, else its folder's name) and its title
+    (`info.title`, else the package)."""
+    info = data.get("info") or {}
+    package = str((info.get(extensions.KEY) or {}).get("package") or names.snake(folder))
+    return package, str(info.get("title") or package)
+
+
 class _Builder:
     def __init__(
         self,
@@ -98,11 +106,10 @@ class _Builder:
     # -- service level -------------------------------------------------------------------------
 
     def build(self) -> ServiceVersion:
-        package = self.ext.get("package") or names.snake(self.folder)
+        package, title = package_and_title(self.data, self.folder)
         version = str(self.info.get("version", "0.0.0"))
         major_match = re.match(r"\d+", version)
         major = int(major_match.group()) if major_match else 0
-        title = str(self.info.get("title") or package)
         client_class = self.ext.get("client") or names.pascal(title) + "Client"
         error_alias = (client_class[: -len("Client")] or "Ingest") + "Error"
         if not client_class.endswith("Client"):

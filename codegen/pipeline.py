@@ -25,7 +25,9 @@ from codegen import names
 from codegen.errors import Problem, SpecError
 
 if TYPE_CHECKING:
+    from codegen.fmt import Formatted
     from codegen.model import ServiceVersion
+    from codegen.pymodels import ModelsModule
 
 T = TypeVar("T")
 SPEC_NAME = re.compile(r"^v(\d+)\.(ya?ml|json)$")
@@ -69,7 +71,14 @@ def generator_fingerprint() -> str:
 # the common case for `make generate` and `make check`, never pays for them.
 
 
-def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVersion:
+def _spec_version(
+    path: Path,
+    folder: str,
+    lenient: bool = False,
+    formats: list[Callable[[], Formatted]] | None = None,
+) -> ServiceVersion:
+    """One spec file's service model. With `formats`, its models.py is formatted in the
+    background from the moment its models exist (`fmt.start`), and the wait is appended."""
     from codegen.batching import plan_batches
     from codegen.build import build_version, operations_of
     from codegen.load import load_document
@@ -90,6 +99,8 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
             prepared.document, file, operations_of(prepared.document), prepared.request_class
         )
         models = generate_models(prepared.document, file, prepared.aliases, prepared.hoisted)
+        if formats is not None:
+            formats.append(_format_models(doc.data, folder, path, file, doc.sha256, models))
     except Exception as exc:  # noqa: BLE001 - the validator's account of a bad spec comes first
         failure = exc
     found = pending()
@@ -113,6 +124,27 @@ def _spec_version(path: Path, folder: str, lenient: bool = False) -> ServiceVers
         )
     version.major = expected
     return version
+
+
+def _format_models(
+    data: dict[str, Any], folder: str, path: Path, file: str, sha256: str, models: ModelsModule
+) -> Callable[[], Formatted]:
+    """Start formatting the models.py this spec will have (ruff on the biggest file of the
+    tree takes as long as building the service model, which it now runs beside). Should the
+    file turn out otherwise (the validator's verdict made the models again), the final pass
+    formats it as usual."""
+    from codegen.build import package_and_title
+    from codegen.fmt import start
+    from codegen.render import ModelsPage, environment, render_models
+
+    major = int(SPEC_NAME.match(path.name).group(1))  # type: ignore[union-attr]
+    try:
+        package, title = package_and_title(data, folder)
+        page = ModelsPage(names.docstring(title), major, file, sha256, models.source)
+        rel, text = render_models(environment(), package, package, page)
+    except Exception:  # noqa: BLE001 - the spec's problems are reported by the build
+        return dict
+    return start({rel: text})
 
 
 def in_child(func: Callable[[Any], T], arg: Any) -> Callable[[], T]:
@@ -156,7 +188,8 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
 
-    versions = [_spec_version(p, folder.name, lenient) for p in folder.specs]
+    formats: list[Callable[[], Formatted]] = []
+    versions = [_spec_version(p, folder.name, lenient, formats) for p in folder.specs]
     package = versions[-1].package
     for v in versions:
         if v.package != package:
@@ -179,7 +212,7 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
         version=distribution_version(versions[-1].version),
         handwritten=handwritten,
     )
-    files = format_python(render_package(pkg, environment()))
+    files = format_python(render_package(pkg, environment()), formats)
     # Hand-written modules are copied as they are: formatting them is their author's job.
     files.update({f"{package}/{package}/{h.name}.py": h.source for h in handwritten})
     return files

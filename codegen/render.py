@@ -50,6 +50,26 @@ class SpecRef:
     sha256: str
 
 
+@dataclass(frozen=True)
+class ModelsPage:
+    """What a version's models.py is made of: known as soon as its models are, before the
+    service model (the pipeline formats the file while the rest is built)."""
+
+    title: str
+    major: int
+    spec_file: str
+    spec_sha256: str
+    models_source: str
+
+
+def render_models(
+    env: jinja2.Environment, root: str, package: str, v: ModelsPage
+) -> tuple[str, str]:
+    """A version's models.py: its path relative to generated/, and its text."""
+    ctx = {"v": v, "specs": [SpecRef(v.spec_file, v.spec_sha256)]}
+    return f"{root}/{package}/v{v.major}/models.py", env.get_template("models.py.j2").render(ctx)
+
+
 def render_package(pkg: ServicePackage, env: jinja2.Environment) -> dict[str, str]:
     """Every file of one distribution, keyed by path relative to generated/."""
     root = pkg.folder
@@ -60,7 +80,9 @@ def render_package(pkg: ServicePackage, env: jinja2.Environment) -> dict[str, st
         base = f"{root}/{pkg.package}/v{v.major}"
         files[f"{base}/__init__.py"] = env.get_template("version_init.py.j2").render(ctx)
         files[f"{base}/client.py"] = env.get_template("client.py.j2").render(ctx)
-        files[f"{base}/models.py"] = env.get_template("models.py.j2").render(ctx)
+        page = ModelsPage(v.title, v.major, v.spec_file, v.spec_sha256, v.models_source)
+        path, text = render_models(env, root, pkg.package, page)
+        files[path] = text
         if v.has_raw:
             files[f"{base}/_http.py"] = env.get_template("http.py.j2").render(ctx)
     ctx = {"pkg": pkg, "specs": specs}
