@@ -582,10 +582,26 @@ class _Builder:
     def annotation(self, node: ast.expr) -> str:
         """A model field's annotation as it reads in client.py: no Annotated, qualified models."""
         node = _strip_annotated(node)
-        qualified = _Qualify(
-            set(self.models.classes), self.models.imports, self.used_imports
-        ).visit(ast.parse(ast.unparse(node), mode="eval"))
-        return ast.unparse(qualified.body)
+        classes, imports = self.models.classes, self.models.imports
+        qualified: list[tuple[ast.Name, str]] = []
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                if n.id in classes:
+                    qualified.append((n, n.id))
+                elif n.id in imports:
+                    self.used_imports.add(n.id)
+        if not qualified:
+            return ast.unparse(node)
+        # The index's trees are shared (a field, its subclasses, other operations): a model's
+        # name is qualified in place for this one unparse and put back (a name is written as
+        # its `id`, which reads `_models.X` then, as the attribute `_models.X` would).
+        try:
+            for n, name in qualified:
+                n.id = f"{MODELS_ALIAS}.{name}"
+            return ast.unparse(node)
+        finally:
+            for n, name in qualified:
+                n.id = name
 
     def qualify_name(self, class_name: str) -> str:
         return f"{MODELS_ALIAS}.{class_name}"
@@ -696,27 +712,6 @@ def _strip_annotated(node: ast.expr) -> ast.expr:
         if isinstance(inner, ast.Tuple) and inner.elts:
             return _strip_annotated(inner.elts[0])
     return node
-
-
-class _Qualify(ast.NodeTransformer):
-    """Prefix model class names with the models module; note which typing names are used."""
-
-    def __init__(self, classes: set[str], imports: dict[str, str], used: set[str]) -> None:
-        self.classes = classes
-        self.imports = imports
-        self.used = used
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.classes:
-            return ast.copy_location(
-                ast.Attribute(
-                    value=ast.Name(MODELS_ALIAS, ast.Load()), attr=node.id, ctx=ast.Load()
-                ),
-                node,
-            )
-        if node.id in self.imports:
-            self.used.add(node.id)
-        return node
 
 
 # PEP 440, as written in its appendix (canonical public versions and local labels).
