@@ -84,14 +84,15 @@ def _spec_version(
     from codegen.load import load_document
     from codegen.pymodels import generate_models
     from codegen.schemas import prepare
-    from codegen.validate import _is_default, judge, openapi_errors, precheck
+    from codegen.validate import _is_default, child_checks, judge, precheck
 
     doc = load_document(path)
     file = doc.display_path
     warnings = precheck(doc)
-    # The OpenAPI validator (seconds on big specs) runs in a child process while the models
-    # are generated; its verdict is applied before anything is built from them.
-    pending = in_child(openapi_errors, doc.data)
+    # The OpenAPI validator (seconds on big specs) and the extension checks run in a child
+    # process while the models are generated; their verdict is applied before anything is
+    # built from them.
+    pending = in_child(child_checks, (doc.data, file))
     failure: BaseException | None = None
     try:
         prepared = prepare(doc.data, file)
@@ -103,9 +104,11 @@ def _spec_version(
             formats.append(_format_models(doc.data, folder, path, file, doc.sha256, models))
     except Exception as exc:  # noqa: BLE001 - the validator's account of a bad spec comes first
         failure = exc
-    found = pending()
+    found, extension_problems = pending()
     redo = any(_is_default(doc.data, p) for p, _ in found)
-    for warning in judge(doc, found, warnings, lenient=lenient):
+    for warning in judge(
+        doc, found, warnings, lenient=lenient, extension_problems=extension_problems
+    ):
         print(f"warning: {warning}", file=sys.stderr)
     if failure is not None:
         raise failure

@@ -227,7 +227,8 @@ def validate(doc: Document, *, lenient: bool = False) -> list[Problem]:
     look) is dropped with a warning: it could never be sent, and the models would not
     type-check with it. docs/corpus.md lists what real specs get wrong.
 
-    The pipeline runs the same three steps, with `openapi_errors` in a child process.
+    The pipeline runs the same three steps, with `openapi_errors` and the extension checks in a
+    child process (`child_checks`).
     """
     warnings = precheck(doc)
     return judge(doc, openapi_errors(doc.data), warnings, lenient=lenient)
@@ -267,11 +268,31 @@ def openapi_errors(data: dict[str, Any]) -> Found:
     return found
 
 
+def child_checks(
+    args: tuple[dict[str, Any], str],
+) -> tuple[Found, list[Problem] | None]:
+    """What the pipeline's child process checks beside the models step: the validator's
+    errors and `check_extensions`' problems (None where those checks raised: the parent runs
+    them again, so their exception is its own)."""
+    data, file = args
+    found = openapi_errors(data)
+    try:
+        return found, check_extensions(data, file)
+    except Exception:  # noqa: BLE001 - raised again by the parent's own run
+        return found, None
+
+
 def judge(
-    doc: Document, found: Found, warnings: list[Problem], *, lenient: bool = False
+    doc: Document,
+    found: Found,
+    warnings: list[Problem],
+    *,
+    lenient: bool = False,
+    extension_problems: list[Problem] | None = None,
 ) -> list[Problem]:
     """Turn the validator's errors into a SpecError, or (lenient) into warnings; errors about a
-    `default` only drop it. Returns every warning, `warnings` (from `precheck`) last."""
+    `default` only drop it. Returns every warning, `warnings` (from `precheck`) last.
+    `extension_problems`: `check_extensions` of the document, when run already."""
     file = doc.display_path
     problems: list[Problem] = []
     bad_defaults: Found = []
@@ -280,7 +301,8 @@ def judge(
             bad_defaults.append((path, message))
         else:
             problems.append(Problem(file, pointer(*path), _shorten(message)))
-    extension_problems = check_extensions(doc.data, file)
+    if extension_problems is None:
+        extension_problems = check_extensions(doc.data, file)
     out: list[Problem] = []
     if lenient and problems and not extension_problems and problems[0].pointer != "":
         out = [
