@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from codegen import names
@@ -225,11 +226,29 @@ def _basemodel_attrs() -> frozenset[str]:
 _BASEMODEL_ATTRS = _basemodel_attrs()
 
 
+@dataclass(frozen=True)
+class WrittenField:
+    """A field as written: `{name}: {annotation}`, ` = None` unless required, then `doc` (as
+    `names.docstring` gives it) as its docstring when there is one."""
+
+    name: str
+    annotation: str
+    required: bool
+    doc: str
+
+
+@dataclass(frozen=True)
+class WrittenClass:
+    name: str
+    fields: list[WrittenField]
+
+
 class _Writer:
     def __init__(self, taken: set[str], classes: dict[str, str]) -> None:
         self.taken = taken
         self.classes = classes
         self.out: list[str] = []
+        self.written: list[WrittenClass] = []
 
     def new_class(self, hint: str) -> str:
         return names.unique(names.pascal(hint), self.taken, sep="")
@@ -242,11 +261,20 @@ class _Writer:
             lines += [f'    """\n    {_indent(text)}\n    """', ""]
         extra = 'extra="forbid", ' if schema.get("additionalProperties") is False else ""
         lines.append(f"    model_config = ConfigDict({extra}populate_by_name=True)")
+        fields: list[WrittenField] = []
         for wire, prop in (schema.get("properties") or {}).items():
-            lines += self.field(name, wire, prop, wire in required)
+            lines += self.field(name, wire, prop, wire in required, fields)
         self.out.append("\n".join(lines) + "\n")
+        self.written.append(WrittenClass(name, fields))
 
-    def field(self, owner: str, wire: str, prop: dict[str, Any], required: bool) -> list[str]:
+    def field(
+        self,
+        owner: str,
+        wire: str,
+        prop: dict[str, Any],
+        required: bool,
+        fields: list[WrittenField],
+    ) -> list[str]:
         hint = owner + names.pascal(wire)
         annotation = self.annotation(prop, hint, prop.get("description"))
         constraints: list[str] = []
@@ -263,6 +291,7 @@ class _Writer:
             annotation = f"Annotated[{annotation}, Field({', '.join(constraints)})]"
         line = f"    {wire}: {annotation}" + ("" if required else " = None")
         text = names.docstring(prop.get("description"))
+        fields.append(WrittenField(wire, annotation, required, text))
         return [line, f'    """\n    {_indent(text)}\n    """'] if text else [line]
 
     def annotation(self, schema: dict[str, Any], hint: str, doc: str | None) -> str:
@@ -319,11 +348,13 @@ def _indent(text: str) -> str:
 
 def render(
     bodies: dict[str, dict[str, Any]], taken: set[str], classes: dict[str, str]
-) -> tuple[str, dict[str, str]]:
+) -> tuple[str, dict[str, str], list[WrittenClass]]:
     """Class definitions for the plain bodies (name -> schema), nested classes first, in the
     order given, and the bodies whose class has another name than theirs (a class of the
     models generator's took it). `taken` holds every class name already in the module; new
-    names go in it. `classes`: component -> class, where they differ."""
+    names go in it. `classes`: component -> class, where they differ. Last, the classes as
+    written, in the order of the text: what the models index reads from them without
+    parsing them back (`pymodels.finish`)."""
     writer = _Writer(taken, classes)
     renamed: dict[str, str] = {}
     for name in bodies:  # the bodies' own names first: nested classes come after them
@@ -333,4 +364,4 @@ def render(
             taken.add(name)
     for name, schema in bodies.items():
         writer.write_class(renamed.get(name, name), schema, None)
-    return "\n\n".join(writer.out), renamed
+    return "\n\n".join(writer.out), renamed, writer.written
