@@ -13,53 +13,56 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 RUFF_SETTINGS = ["--isolated", "--line-length", "100", "--target-version", "py310"]
 CHECK = ["check", "--fix", "--extend-select", "I", "--quiet", "--exit-zero"]
 
-# path -> (text given, text formatted); empty when the background run failed
-Formatted = dict[str, tuple[str, str]]
 
-
-def format_python(
-    files: dict[str, str], early: Iterable[Callable[[], Formatted]] = ()
-) -> dict[str, str]:
+def format_python(files: dict[str, str], early: Iterable[Background] = ()) -> dict[str, str]:
     """Return `files` with every `.py` lint-fixed (ruff's default rules + import order), then
     formatted: the same rules `make check` applies to generated code. `early` are background
     runs (`start`) over some of the files as they were then; a file whose text has not changed
     since is taken from them instead of being formatted again."""
     # ruff also formats the Python code blocks of Markdown files (the READMEs' examples).
     python = {k: v for k, v in files.items() if k.endswith((".py", ".md"))}
-    done: dict[str, str] = {}
-    for wait in early:
-        done.update({rel: out for rel, (given, out) in wait().items() if python.get(rel) == given})
-    rest = {k: v for k, v in python.items() if k not in done}
-    return {**files, **_format(rest), **done}
+    early = [e for e in early if any(python.get(rel) == text for rel, text in e.given.items())]
+    taken = {rel for e in early for rel, text in e.given.items() if python.get(rel) == text}
+    formatted = _format({k: v for k, v in python.items() if k not in taken})
+    for e in early:
+        mine = {rel: python[rel] for rel in e.given if rel in taken}
+        out = e.result()
+        formatted.update({rel: out[rel] for rel in mine} if out is not None else _format(mine))
+    return {**files, **formatted}
 
 
-def start(files: dict[str, str]) -> Callable[[], Formatted]:
-    """Format `files` (paths as in the tree) in the background; returns a function that waits
-    for the result. The files are alone in their tree then: fine for files whose formatting
-    does not depend on their neighbours (no first-party imports to sort)."""
-    result: Formatted = {}
+class Background:
+    """ruff over `given` (paths as in the tree) in a thread. The files are alone in their tree
+    there: fine for files whose formatting does not depend on their neighbours (no first-party
+    imports to sort)."""
 
-    def run() -> None:
+    def __init__(self, given: dict[str, str]) -> None:
+        self.given = given
+        self._out: dict[str, str] | None = None
+        self._thread = threading.Thread(target=self._run, name="ruff")
+        self._thread.start()
+
+    def _run(self) -> None:
         try:
-            formatted = _format(files)
+            self._out = _format(self.given)
         except (OSError, RuntimeError):
-            return  # formatted again in the final pass, which reports the failure
-        result.update({rel: (files[rel], formatted[rel]) for rel in files})
+            self._out = None  # formatted again in the final pass, which reports the failure
 
-    thread = threading.Thread(target=run, name="ruff")
-    thread.start()
+    def result(self) -> dict[str, str] | None:
+        """The formatted files, once ruff is done; None when it failed."""
+        self._thread.join()
+        return self._out
 
-    def wait() -> Formatted:
-        thread.join()
-        return result
 
-    return wait
+def start(files: dict[str, str]) -> Background:
+    """Format `files` in the background (`format_python` takes the result)."""
+    return Background(files)
 
 
 def _format(python: dict[str, str]) -> dict[str, str]:

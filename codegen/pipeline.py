@@ -25,7 +25,7 @@ from codegen import names
 from codegen.errors import Problem, SpecError
 
 if TYPE_CHECKING:
-    from codegen.fmt import Formatted
+    from codegen.fmt import Background
     from codegen.model import ServiceVersion
     from codegen.pymodels import ModelsModule
 
@@ -75,7 +75,7 @@ def _spec_version(
     path: Path,
     folder: str,
     lenient: bool = False,
-    formats: list[Callable[[], Formatted]] | None = None,
+    formats: list[Background] | None = None,
 ) -> ServiceVersion:
     """One spec file's service model. With `formats`, its models.py is formatted in the
     background from the moment its models exist (`fmt.start`), and the wait is appended."""
@@ -101,7 +101,8 @@ def _spec_version(
         )
         models = generate_models(prepared.document, file, prepared.aliases, prepared.hoisted)
         if formats is not None:
-            formats.append(_format_models(doc.data, folder, path, file, doc.sha256, models))
+            started = _format_models(doc.data, folder, path, file, doc.sha256, models)
+            formats.extend([started] if started is not None else [])
     except Exception as exc:  # noqa: BLE001 - the validator's account of a bad spec comes first
         failure = exc
     found, extension_problems = pending()
@@ -131,7 +132,7 @@ def _spec_version(
 
 def _format_models(
     data: dict[str, Any], folder: str, path: Path, file: str, sha256: str, models: ModelsModule
-) -> Callable[[], Formatted]:
+) -> Background | None:
     """Start formatting the models.py this spec will have (ruff on the biggest file of the
     tree takes as long as building the service model, which it now runs beside). Should the
     file turn out otherwise (the validator's verdict made the models again), the final pass
@@ -146,7 +147,7 @@ def _format_models(
         page = ModelsPage(names.docstring(title), major, file, sha256, models.source)
         rel, text = render_models(environment(), package, package, page)
     except Exception:  # noqa: BLE001 - the spec's problems are reported by the build
-        return dict
+        return None
     return start({rel: text})
 
 
@@ -191,7 +192,7 @@ def generate_folder(folder: ServiceFolder, *, lenient: bool = False) -> dict[str
     from codegen.model import ServicePackage
     from codegen.render import environment, render_package
 
-    formats: list[Callable[[], Formatted]] = []
+    formats: list[Background] = []
     versions = [_spec_version(p, folder.name, lenient, formats) for p in folder.specs]
     package = versions[-1].package
     for v in versions:
