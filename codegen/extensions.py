@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Iterator
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from codegen.errors import Problem, pointer
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 KEY = "x-ingest"
 
@@ -235,14 +236,18 @@ PROPERTY_SCHEMA: dict[str, Any] = {
     },
 }
 
-_VALIDATORS = {
-    level: jsonschema.Draft202012Validator({**schema, "$defs": {"part": PART_SCHEMA}})
-    for level, schema in (
-        ("info", INFO_SCHEMA),
-        ("operation", OPERATION_SCHEMA),
-        ("property", PROPERTY_SCHEMA),
-    )
-}
+_SCHEMAS = {"info": INFO_SCHEMA, "operation": OPERATION_SCHEMA, "property": PROPERTY_SCHEMA}
+
+
+@functools.cache
+def _validator(level: str) -> Draft202012Validator:
+    """The validator of one level, made when first needed: jsonschema is imported by the
+    OpenAPI validator's child process anyway, and the parent rarely checks anything itself."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator({**_SCHEMAS[level], "$defs": {"part": PART_SCHEMA}})
+
+
 _KNOWN_KEYS = {
     "info": INFO_SCHEMA["properties"],
     "operation": OPERATION_SCHEMA["properties"],
@@ -254,7 +259,7 @@ def check(value: Any, level: str, file: str, path: tuple[str, ...]) -> list[Prob
     """Problems in one `x-ingest` object found at `path` (a `level` of the spec)."""
     problems = []
     where = (*path, KEY)
-    for error in sorted(_VALIDATORS[level].iter_errors(value), key=lambda e: list(e.path)):
+    for error in sorted(_validator(level).iter_errors(value), key=lambda e: list(e.path)):
         loc = pointer(*where, *(str(p) for p in error.absolute_path))
         if error.validator == "additionalProperties" and isinstance(value, dict):
             for extra in sorted(set(value) - set(_KNOWN_KEYS[level])):
