@@ -1,8 +1,10 @@
 """The generator's data flow, top to bottom, for one service folder:
 
 spec files -> load -> precheck (bad defaults dropped) -> prepare schemas -> pydantic models
--> service model -> render templates -> ruff -> {path: text}, with the OpenAPI validator in a
-forked child alongside the models step; its verdict is applied before the service model.
+-> service model -> render templates -> ruff -> {path: text}, with the OpenAPI validator and
+the x-ingest checks in a forked child alongside the models step (their verdict is applied
+before the service model), and ruff on each models.py in a thread from the moment its models
+exist (the final ruff pass takes that result).
 
 Results are cached by the content of the spec files and of the generator itself, so an
 unchanged spec costs one hash, not a validation and a models run.
