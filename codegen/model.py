@@ -160,6 +160,11 @@ class RetryPolicy:
     backoff: tuple[float, ...] = ()  # seconds after failed attempt 1, 2, ...; the last repeats
     jitter: float = 0.0  # up to this fraction added to each scheduled wait
 
+    @property
+    def backoff_literal(self) -> str:
+        """The schedule as a Python tuple literal (floats only: `repr` is the whole story)."""
+        return repr(tuple(self.backoff))
+
 
 @dataclass
 class ServiceVersion:
