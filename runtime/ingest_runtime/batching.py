@@ -224,9 +224,6 @@ class Preparer:
         #: ``envelope_fields`` values of the item last prepared (read right after ``prepare``).
         self.values: dict[str, Any] | None = None
 
-    def needs(self, route: Route) -> bool:
-        return route.prepared or self.before_send is not None
-
     def prepare(self, route: Route, data: bytes) -> bytes | None:
         """Prepared bytes, or None when ``before_send`` dropped the item (counted by caller).
 
