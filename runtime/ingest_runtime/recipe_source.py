@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .ids import new_uuid4
@@ -56,12 +56,7 @@ def compile_derive_function(
     derives: Sequence[Derive], omit_none: bool = False, name: str = "route"
 ) -> DeriveAll:
     """One function running ``derives`` in order, equivalent to ``compile_derives``."""
-    writer = _Writer(omit_none)
-    for head, group in derive_groups(derives):  # the grouping compile_derives uses
-        if head is None:
-            writer.top_derive(group[0])
-        else:
-            writer.list_derives(head, group)
+    writer = derive_writer(derives, omit_none)
     source = "def derive_all(item, env):\n    if not isinstance(item, dict):\n        return\n"
     source += "".join(f"    {line}\n" for line in writer.lines) or "    pass\n"
     namespace = dict(writer.namespace)
@@ -70,6 +65,19 @@ def compile_derive_function(
     fn: DeriveAll = namespace["derive_all"]
     fn.__doc__ = source  # what runs, for debugging
     return fn
+
+
+def derive_writer(
+    derives: Sequence[Derive], omit_none: bool, constants: Mapping[str, Any] | None = None
+) -> _Writer:
+    """The statements running ``derives`` on ``item`` (and ``env``), with their namespace."""
+    writer = _Writer(omit_none, constants)
+    for head, group in derive_groups(derives):  # the grouping compile_derives uses
+        if head is None:
+            writer.top_derive(group[0])
+        else:
+            writer.list_derives(head, group)
+    return writer
 
 
 def _hasher(algorithm: str) -> Callable[[bytes], Any]:
@@ -87,8 +95,10 @@ def _hasher(algorithm: str) -> Callable[[bytes], Any]:
 class _Writer:
     """Accumulates source lines and the objects they refer to (by names it generates)."""
 
-    def __init__(self, omit_none: bool) -> None:
+    def __init__(self, omit_none: bool, constants: Mapping[str, Any] | None = None) -> None:
         self.omit_none = omit_none
+        #: The client's constants when they are known at compile time (bound as names).
+        self.constants = constants
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {
             "_get_keys": _get_keys,
@@ -153,6 +163,8 @@ class _Writer:
         if isinstance(part, Field):
             return self._read(part.path, names, objs)
         if isinstance(part, Const):
+            if self.constants is not None and part.name in self.constants:
+                return self._name("const", self.constants[part.name])  # bound once, not read
             return f"_const(env, {part.name!r})"
         if isinstance(part, Seq):
             return "env.seq"
@@ -177,9 +189,15 @@ class _Writer:
             message = self._flat(Join(part.parts, part.sep), names, objs)
             if message is not None:
                 hasher = self._name("hash", _hasher(part.algorithm))
-                digest = f"{hasher}(({message}).encode()).hexdigest()"
-                if part.length is not None:
-                    digest += f"[:{part.length}]"
+                length = part.length
+                if part.algorithm == "blake3" and length and length % 2 == 0 and length <= 64:
+                    # BLAKE3's output is extendable: its first n bytes are the digest's first
+                    # n bytes, so asking for them saves encoding and slicing 64 hex digits.
+                    digest = f"{hasher}(({message}).encode()).hexdigest({length // 2})"
+                else:
+                    digest = f"{hasher}(({message}).encode()).hexdigest()"
+                    if length is not None:
+                        digest += f"[:{length}]"
                 return f"{part.prefix!r} + {digest}" if part.prefix else digest
         # Anything else: the part's compiled closure, called with the context objects.
         fn = self._name("part", compile_part(part, names))
