@@ -213,8 +213,12 @@ class Preparer:
         redactor: Redactor,
         counters: Counters,
         before_send: BeforeSend | None,
+        before_send_when: Sequence[str] | None = None,
     ) -> None:
         self.constants = constants
+        #: Top-level fields of which one must hold a truthy value for ``before_send`` to run
+        #: (None: it runs for every item).
+        self.before_send_when = None if before_send_when is None else tuple(before_send_when)
         self.signing_key = signing_key
         self.redactor = redactor
         self.counters = counters
@@ -269,7 +273,8 @@ class Preparer:
         # the final bytes when nothing else reads the item (a substring test is ~10x cheaper
         # than walking it; a false hit only costs the walk).
         check_nulls = False
-        if before_send is not None:
+        when = self.before_send_when
+        if before_send is not None and (when is None or any(item.get(f) for f in when)):
             try:
                 out = before_send(route.key, item)
             except Exception:

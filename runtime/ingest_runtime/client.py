@@ -81,6 +81,7 @@ class IngestClient:
         redaction_rules: Sequence[tuple[str, str | re.Pattern[str]]] = (),
         redaction_floor: bool = True,
         before_send: BeforeSend | None = None,
+        before_send_when: Sequence[str] | None = None,
         after_send: AfterSend | None = None,
         fallback_dir: str | os.PathLike[str] | None = None,
         replay_file: str | os.PathLike[str] | None = None,
@@ -127,6 +128,9 @@ class IngestClient:
         self._redaction_floor = redaction_floor
         self._redactor = Redactor(self._redactor_rules, floor=redaction_floor)
         self._before_send = before_send
+        if isinstance(before_send_when, str):
+            raise TypeError("before_send_when takes a sequence of field names, not one string")
+        self._before_send_when = None if before_send_when is None else tuple(before_send_when)
         self._after_send = after_send
         self._fallback_dir = fallback_dir
         self._replay_file = replay_file
@@ -169,6 +173,7 @@ class IngestClient:
             redactor=self._redactor,
             counters=counters,
             before_send=self._before_send,
+            before_send_when=self._before_send_when,
         )
         fallback = None
         if self._fallback_dir is not None:

@@ -78,26 +78,35 @@ def compile_prepare_function(route: Route, plan: _Plan, preparer: Preparer) -> P
     if hook is not None:
         ns["_hook"] = hook
         ns["_key"] = route.key
-        out += [
-            "    try:",
-            "        _out = _hook(_key, item)",
-            "    except Exception:",
-            "        _preparer.hook_failed()",
-            "    else:",
-            "        if _out is None:",
-            "            return None",
-            "        item = _out",
+        when = preparer.before_send_when
+        pad = "    "
+        if when is not None:  # the hook runs only when one of these fields holds a value
+            if route.omit_none:
+                out.append("    _check = False")
+            test = " or ".join(f"item.get({name!r})" for name in when) or "False"
+            out.append(f"    if {test}:")
+            pad = "        "
+        block = [
+            "try:",
+            "    _out = _hook(_key, item)",
+            "except Exception:",
+            "    _preparer.hook_failed()",
+            "else:",
+            "    if _out is None:",
+            "        return None",
+            "    item = _out",
         ]
         if route.omit_none:
-            check = ""
+            check = "" if when is None and plan.sign is None else "_check and "
+            if check:
+                block.append("_check = True")
             if plan.sign is not None:
-                check = "_check and "
-                out += [
-                    "    _check = True",
-                    "    if b'null' in _to_json(item):",
-                    "        item = _strip_none(item)",
-                    "        _check = False",
+                block += [
+                    "if b'null' in _to_json(item):",
+                    "    item = _strip_none(item)",
+                    "    _check = False",
                 ]
+        out += [pad + line for line in block]
     if signs:
         out.append("    _preparer.sign_field(_plan, item, env)")
     if plan.envelope_fields:

@@ -320,6 +320,44 @@ def test_nulls_a_hook_writes_are_left_out_on_an_omit_none_route(server: Server) 
     assert "segment_id" not in body["tool_calls"][0] and body["tool_calls"][0]["name"] == "Bash"
 
 
+def test_before_send_when_runs_the_hook_only_for_items_holding_the_fields(
+    server: Server,
+) -> None:
+    """``before_send_when=("tool_calls",)``: calls without tools skip the hook (and are sent
+    as recorded); calls with tools go through it, nulls it writes still left out."""
+    seen: list[str] = []
+
+    def before(route: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        seen.append(item["session_id"])
+        if item["session_id"] == "drop":
+            return None
+        item["agent"] = "hooked"
+        item["tool_calls"][0]["segment_id"] = None
+        return item
+
+    tool = [{"name": "Bash", "call_index": 0, "started_at": TS0}]
+    with MsClient(base_url=server.url, before_send=before, before_send_when=("tool_calls",)) as c:
+        c.record(ts=TS0, session_id="plain")
+        c.record(ts=TS0, session_id="empty", tool_calls=[])
+        c.record(ts=TS0, session_id="tools", tool_calls=tool)
+        c.record(ts=TS0, session_id="drop", tool_calls=tool)
+        assert c.flush(5)
+        st = c.stats()
+    assert seen == ["tools", "drop"]
+    raw = server.requests[0].body
+    assert b"null" not in raw
+    body = body_json(server.requests[0])
+    assert [(e["session_id"], e["agent"]) for e in body["events"]] == [
+        ("plain", "agent"),
+        ("empty", "agent"),
+        ("tools", "hooked"),
+    ]
+    assert [t["name"] for t in body["tool_calls"]] == ["Bash"]
+    assert st.dropped_by_reason == {"hook": 1}
+    with pytest.raises(TypeError, match="sequence of field names"):
+        MsClient(base_url=server.url, before_send=before, before_send_when="tool_calls")
+
+
 def test_replay_file_records_every_item_sent(tmp_path: Path, server: Server) -> None:
     replay = tmp_path / "trace.jsonl"
     with AopClient(base_url=server.url, replay_file=replay) as c:

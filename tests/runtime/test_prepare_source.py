@@ -105,13 +105,14 @@ def _replace(route: str, item: dict[str, Any]) -> dict[str, Any]:
 HOOKS = [None, _write_nulls, _raise, _drop_some, _replace]
 
 
-def preparer(hook: Any, signing_key: bytes | None) -> Preparer:
+def preparer(hook: Any, signing_key: bytes | None, when: tuple[str, ...] | None = None) -> Preparer:
     return Preparer(
         constants={"k": "dev'ice"},
         signing_key=signing_key,
         redactor=Redactor(),
         counters=Counters(),
         before_send=hook,
+        before_send_when=when,
     )
 
 
@@ -138,6 +139,7 @@ def outcome(p: Preparer, prepare: Any, route: Route) -> list[Any]:
     st.sampled_from(HOOKS),
     st.sampled_from([None, "field", "field-no-key"]),
     st.booleans(),
+    st.sampled_from([None, ("l",), ("n", "missing"), ("new\nline",), ()]),
 )
 @example(
     (Derive("id", Hash((Const("k"), Field("t"), Seq()), "blake3", length=32)),),
@@ -147,9 +149,12 @@ def outcome(p: Preparer, prepare: Any, route: Route) -> list[Any]:
     _write_nulls,
     None,
     True,
+    None,
 )
-@example((Derive("id", Seq()),), (Redact("a", 5),), ("l",), True, _write_nulls, "field", True)
-@example((), (), (), False, None, None, False)
+@example(
+    (Derive("id", Seq()),), (Redact("a", 5),), ("l",), True, _write_nulls, "field", True, ("l",)
+)
+@example((), (), (), False, None, None, False, None)
 def test_compiled_preparation_matches_the_reference(
     ds: tuple[Derive, ...],
     rs: tuple[Redact, ...],
@@ -158,6 +163,7 @@ def test_compiled_preparation_matches_the_reference(
     hook: Any,
     sign: str | None,
     batched: bool,
+    when: tuple[str, ...] | None,
 ) -> None:
     batch = None
     if batched or hoist:
@@ -174,7 +180,7 @@ def test_compiled_preparation_matches_the_reference(
         batch=batch, derive=ds, redact=rs, sign=signature,
     )  # fmt: skip
     key = None if sign in (None, "field-no-key") else b"secret"
-    reference, compiled = preparer(hook, key), preparer(hook, key)
+    reference, compiled = preparer(hook, key, when), preparer(hook, key, when)
     with patch.object(recipes, "now_millis", lambda: 1750336496789):  # absent time means now
         expected = outcome(reference, reference.prepare_reference, route)
         got = outcome(compiled, compiled.prepare, route)

@@ -261,6 +261,7 @@ class Client:
             flush_interval=cfg.flush_interval,
             batch_max_items=cfg.flush_max_batch,
             before_send=_hash_tool_args,
+            before_send_when=("tool_calls",),  # calls without tools have nothing to hash
             redaction_floor=RedactionPolicy(cfg.redaction) is RedactionPolicy.FLOOR,
             **retry,
         )
