@@ -276,7 +276,7 @@ class Client:
 
     def record(self, call: LlmCall) -> None:
         """Validate and queue one call (pydantic.ValidationError on a bad value); never blocks."""
-        tool_calls = _tool_call_fields(call, self.cfg.agent) if call.tool_calls else []
+        tool_calls = _tool_call_fields(call, self.cfg.agent) if call.tool_calls else None
         self._record(
             ts=call.started_at.timestamp(),
             kind=call.kind,  # type: ignore[arg-type]  # validated by the model
