@@ -5,8 +5,11 @@ answers it must refuse."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from ingest_runtime import HttpClientTransport
@@ -17,12 +20,14 @@ class ScriptedServer:
     """Accepts connections; for each request read (head + Content-Length body) writes the next
     scripted answer; ``None`` in the script closes the connection instead of answering."""
 
-    def __init__(self, script: list[bytes | None]) -> None:
+    def __init__(self, script: list[bytes | None], tls: ssl.SSLContext | None = None) -> None:
         self.script = list(script)
         self.requests: list[bytes] = []
         self.connections = 0
+        self.tls = tls
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -33,8 +38,13 @@ class ScriptedServer:
             except OSError:
                 return
             self.connections += 1
-            with conn:
-                self._talk(conn)
+            try:
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                with conn:
+                    self._talk(conn)
+            except OSError:
+                continue
 
     def _talk(self, conn: socket.socket) -> None:
         buf = b""
@@ -158,4 +168,36 @@ def test_header_values_with_line_breaks_are_refused(serve: list[ScriptedServer])
     server, t = transport_for(serve, OK)
     with pytest.raises(ValueError, match="line break"):
         t.send("POST", "/x", {"X-Evil": "a\r\nInjected: 1"}, b"{}", 5)
+    assert server.requests == []
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_https_keeps_one_verified_connection(serve: list[ScriptedServer]) -> None:
+    """Over TLS (a self-signed certificate for 127.0.0.1, trusted by the test): the server's
+    name is verified, the answer is read whole, and the connection is kept alive."""
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(DATA / "tls-test-cert.pem", DATA / "tls-test-key.pem")
+    server = ScriptedServer([OK, OK], tls=server_tls)
+    serve.append(server)
+    t = HttpClientTransport(server.url)
+    t._ssl = ssl.create_default_context(cafile=str(DATA / "tls-test-cert.pem"))
+    finish = t.begin("POST", "/v1/x", {}, b'{"a":1}', 5)
+    deadline = time.monotonic() + 5
+    while not t.response_ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert t.response_ready()
+    assert (finish().status, t.send("POST", "/v1/x", {}, b"{}", 5).body) == (200, b"{}")
+    assert server.connections == 1
+    assert server.requests[0].endswith(b'\r\n\r\n{"a":1}')
+
+
+def test_https_refuses_a_certificate_it_does_not_trust(serve: list[ScriptedServer]) -> None:
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(DATA / "tls-test-cert.pem", DATA / "tls-test-key.pem")
+    server = ScriptedServer([OK], tls=server_tls)
+    serve.append(server)
+    with pytest.raises(TransportFailure, match="CERTIFICATE_VERIFY_FAILED"):
+        HttpClientTransport(server.url).send("POST", "/x", {}, b"{}", 5)
     assert server.requests == []
