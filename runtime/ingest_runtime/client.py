@@ -1,8 +1,9 @@
 """``IngestClient``: the base class of every generated client.
 
-The caller's thread does only what must happen there: pydantic validation (in generated code),
-one ``to_json`` into compact bytes, one ``deque.append``, and an ``Event.set`` only when the
-worker is idle. Everything else (network, disk, retries, callbacks) runs on background threads.
+The caller's thread does only what must happen there: pydantic validation (into a dict, for
+plain body models: ``items.py``), one ``to_json`` into compact bytes, one ``deque.append``, and
+an ``Event.set`` only when the worker is idle. Everything else (network, disk, retries,
+callbacks) runs on background threads.
 """
 
 from __future__ import annotations
@@ -236,27 +237,46 @@ class IngestClient:
 
     def _submit(self, route: Route, fields: dict[str, object], path: str | None = None) -> None:
         """Validate ``fields`` with the route's body model (``ValidationError`` raises here, in
-        the caller's stack, before anything is queued), then enqueue."""
-        self._enqueue(route, route.validate(fields), path)
+        the caller's stack, before anything is queued), then enqueue. Plain models validate
+        into a dict (``items.py``): the same checks and JSON, no model instance."""
+        validate = route.validate_item
+        if validate is None:
+            self._enqueue(route, route.validate(fields), path)
+            return
+        item = validate(fields)
+        field = route.idempotency_field
+        dump = route.dump_item
+        assert dump is not None
+        self._push(route, item, dump, item.get(field) if field else None, path)
 
     def _enqueue(self, route: Route, body: pydantic.BaseModel, path: str | None = None) -> None:
-        """Accept one validated event for background delivery. Never blocks, never raises."""
+        """Accept one validated body for background delivery. Never blocks, never raises."""
+        field = route.idempotency_field
+        key = getattr(body, field) if field else None
+        self._push(route, body, body.__pydantic_serializer__.to_json, key, path)
+
+    def _push(
+        self,
+        route: Route,
+        body: object,
+        dump: Callable[..., bytes],
+        key: object,
+        path: str | None,
+    ) -> None:
+        """Encode ``body`` with ``dump`` and queue it: header (+ key) + JSON, or a tuple when
+        the path was formatted. Never blocks, never raises."""
         q = self._q
         if len(q) >= self._limit:
-            self._refuse(route, body, path)
+            self._refuse(route, body, dump, key)
             return
         try:
-            data = body.__pydantic_serializer__.to_json(
-                body, by_alias=True, exclude_none=route.omit_none
-            )
+            data = dump(body, by_alias=True, exclude_none=route.omit_none)
         except Exception:
-            self._refuse(route, body, path, "encode_error")
+            self._refuse(route, body, dump, key, "encode_error")
             return
-        field = route.idempotency_field
         if path is not None:
-            key = getattr(body, field) if field else None
             q.append((route, data, None if key is None else str(key), path))
-        elif field and (key := getattr(body, field)) is not None:
+        elif key is not None:
             kb = key.encode() if isinstance(key, str) else str(key).encode()
             offset = data.find(kb)
             if 0 <= offset < NO_OFFSET:
@@ -272,7 +292,12 @@ class IngestClient:
             signal.event.set()
 
     def _refuse(
-        self, route: Route, body: pydantic.BaseModel, path: str | None, reason: str | None = None
+        self,
+        route: Route,
+        body: object,
+        dump: Callable[..., bytes],
+        key: object,
+        reason: str | None = None,
     ) -> None:
         """Slow path: count a drop decided on the caller's thread (no logging here)."""
         if reason is None:
@@ -281,14 +306,10 @@ class IngestClient:
         if self._on_drop is None:
             return
         try:
-            data = body.__pydantic_serializer__.to_json(
-                body, by_alias=True, exclude_none=route.omit_none
-            )
+            data = dump(body, by_alias=True, exclude_none=route.omit_none)
         except Exception:
             data = b""
-        field = route.idempotency_field
-        key = getattr(body, field, None) if field else None
-        drop = Drop(route.key, data, key, None, reason, 0)
+        drop = Drop(route.key, data, None if key is None else str(key), None, reason, 0)
         if reason == "closed":
             self._reporter.callback(drop)  # no worker any more: report on the caller's thread
         else:
