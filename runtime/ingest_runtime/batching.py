@@ -225,7 +225,8 @@ class Preparer:
         self.before_send = before_send
         self.seq = 0  # one thread prepares (worker or spool writer): no lock needed
         self._plans: dict[int, _Plan] = {}
-        self._compiled: dict[int, Callable[[bytes], bytes | None]] = {}
+        #: Route index -> its preparation compiled to one function (``prepare_source``).
+        self.compiled: dict[int, Callable[[bytes], bytes | None]] = {}
         self._env = Env((), constants, 0)
         #: ``envelope_fields`` values of the item last prepared (read right after ``prepare``).
         self.values: dict[str, Any] | None = None
@@ -236,12 +237,12 @@ class Preparer:
         Raises on a recipe error (counted as ``encode_error`` by the caller). Runs the route's
         preparation compiled to one function (``prepare_source``); ``prepare_reference`` is
         what it computes."""
-        prepare = self._compiled.get(route._index)
+        prepare = self.compiled.get(route._index)
         if prepare is None:
             if not route.prepared and self.before_send is None:
                 self.values = None
                 return data
-            prepare = self._compiled[route._index] = compile_prepare_function(
+            prepare = self.compiled[route._index] = compile_prepare_function(
                 route, self._plan_of(route), self
             )
         return prepare(data)

@@ -249,13 +249,15 @@ class Worker(threading.Thread):
         p = self.p
         preparer = p.preparer
         pop, stage, prepare = p.q.popleft, p.staged.append, preparer.prepare  # the hot loop
+        compiled = preparer.compiled  # a route's compiled preparation, called without a hop
         for _ in range(n):
             try:
                 route, data, key, path = decode_item(pop())
             except IndexError:
                 return False
             try:
-                prepared = prepare(route, data)
+                fn = compiled.get(route._index)
+                prepared = prepare(route, data) if fn is None else fn(data)
             except Exception:
                 count_prepare_error(p, route, data, key)
                 continue

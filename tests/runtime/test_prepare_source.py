@@ -184,7 +184,7 @@ def test_compiled_preparation_matches_the_reference(
     with patch.object(recipes, "now_millis", lambda: 1750336496789):  # absent time means now
         expected = outcome(reference, reference.prepare_reference, route)
         got = outcome(compiled, compiled.prepare, route)
-    assert got == expected, compiled._compiled.get(route._index).__doc__  # type: ignore[union-attr]
+    assert got == expected, compiled.compiled.get(route._index).__doc__  # type: ignore[union-attr]
 
 
 def test_hostile_field_names_stay_data() -> None:
