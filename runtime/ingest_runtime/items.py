@@ -27,7 +27,15 @@ ItemCodec = tuple[Callable[[Any], dict[str, Any]], Callable[..., bytes]]
 
 
 def item_codec(model: type[pydantic.BaseModel]) -> ItemCodec | None:
-    """The typed-dict twin of ``model``, or None when the model is more than its fields."""
+    """The typed-dict twin of ``model``, or None when the model is more than its fields (or
+    its schema has a shape this module does not know: the model path is always correct)."""
+    try:
+        return _item_codec(model)
+    except Exception:
+        return None
+
+
+def _item_codec(model: type[pydantic.BaseModel]) -> ItemCodec | None:
     schema: Any = model.__pydantic_core_schema__
     definitions = None
     if schema["type"] == "definitions":
@@ -58,9 +66,6 @@ def item_codec(model: type[pydantic.BaseModel]) -> ItemCodec | None:
     )
     if definitions is not None:
         item = core_schema.definitions_schema(item, definitions)
-    try:
-        validator = SchemaValidator(item, config)
-        serializer = SchemaSerializer(item, config)
-    except Exception:  # a schema shape this module does not know: keep the model path
-        return None
+    validator = SchemaValidator(item, config)
+    serializer = SchemaSerializer(item, config)
     return validator.validate_python, serializer.to_json
