@@ -239,14 +239,13 @@ class IngestClient:
         """Validate ``fields`` with the route's body model (``ValidationError`` raises here, in
         the caller's stack, before anything is queued), then enqueue. Plain models validate
         into a dict (``items.py``): the same checks and JSON, no model instance."""
-        validate = route.validate_item
-        if validate is None:
+        codec = route.item_codec
+        if codec is None:
             self._enqueue(route, route.validate(fields), path)
             return
+        validate, dump = codec
         item = validate(fields)
         field = route.idempotency_field
-        dump = route.dump_item
-        assert dump is not None
         self._push(route, item, dump, item.get(field) if field else None, path)
 
     def _enqueue(self, route: Route, body: pydantic.BaseModel, path: str | None = None) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pydantic
 
 from .batching import Batch
-from .items import item_codec
+from .items import ItemCodec, item_codec
 from .recipes import Derive, Sign
 from .redaction import Redact
 
@@ -62,12 +62,10 @@ class Route:
     validate: Callable[[dict[str, object]], pydantic.BaseModel] = field(
         default=_no_body, init=False, repr=False, compare=False, hash=False
     )
-    #: ``body``'s fields as a typed dict (``items.py``): the same validation and JSON without
-    #: building a model instance; None when the model is more than its fields.
-    validate_item: Callable[[dict[str, object]], dict[str, object]] | None = field(
-        default=None, init=False, repr=False, compare=False, hash=False
-    )
-    dump_item: Callable[..., bytes] | None = field(
+    #: ``body``'s fields as a typed dict (``items.py``): ``(validate, to_json)`` giving the same
+    #: validation and JSON without building a model instance; None when the model is more than
+    #: its fields.
+    item_codec: ItemCodec | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
     #: True when items need the worker-side preparation step (derive/redact/sign/hoist).
@@ -86,10 +84,7 @@ class Route:
         object.__setattr__(self, "keyless_header", pack_header(index, NO_OFFSET, 0))
         if self.body is not None:
             object.__setattr__(self, "validate", self.body.__pydantic_validator__.validate_python)
-            codec = item_codec(self.body)
-            if codec is not None:
-                object.__setattr__(self, "validate_item", codec[0])
-                object.__setattr__(self, "dump_item", codec[1])
+            object.__setattr__(self, "item_codec", item_codec(self.body))
         hoist = self.batch is not None and bool(self.batch.hoist)
         prepared = bool(self.derive or self.redact or self.sign or hoist)
         object.__setattr__(self, "prepared", prepared)
