@@ -27,6 +27,7 @@ from . import config
 from .batching import AfterSend, BeforeSend, Entry, EnvelopeBuilder, Preparer, check_route
 from .blocking import request_blocking, user_agent
 from .fallback import FallbackStore, ReplayWriter
+from .forking import abandon
 from .redaction import Redactor
 from .routes import NO_OFFSET, Route, pack_header
 from .spool import Spool
@@ -499,7 +500,10 @@ class IngestClient:
             return
         self._close_lock = threading.Lock()
         self._http_lock = threading.Lock()
-        self._owned_http_client = None  # sharing the parent's sockets is unsafe
+        # Sharing the parent's sockets and files is unsafe, and so is closing them here.
+        abandon(self._owned_http_client)
+        abandon(self._replay_writer)
+        self._owned_http_client = None
         after_fork: Any = getattr(self.transport, "after_fork", None)
         if callable(after_fork):
             after_fork()

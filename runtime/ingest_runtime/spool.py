@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from . import config
+from .forking import abandon
 
 __all__ = ["Record", "Spool", "SqliteSpool"]
 
@@ -205,7 +206,8 @@ class SqliteSpool:
             return evicted
 
     def after_fork(self) -> None:
-        # Closing a connection inherited across fork is unsafe; forget it and reopen lazily.
+        # The inherited connection is parked, never closed here; the child reopens lazily.
+        abandon(self._conn)
         self._lock = threading.Lock()
         self._conn = None
 

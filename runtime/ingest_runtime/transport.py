@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from .errors import TransportFailure
+from .forking import abandon
 from .http11 import Http11Connection, Stale
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ class HttpClientTransport:
 
     def after_fork(self) -> None:
         """Forget (without closing) the connection inherited from the parent process."""
+        abandon(self._conn)
         self._conn = None
 
     def close(self) -> None:
