@@ -302,6 +302,7 @@ def test_toon_helpers_build_validate_parse_and_serialize() -> None:
     assert parse_toon(text) == event.model_dump(mode="json", exclude_none=True)
     trace = to_toon({"run_id": client.run_id, "events": client.get_trace()})
     assert [e["seq"] for e in parse_toon(trace)["events"]] == [1]
+    client.stop()
 
     with pytest.raises(ValueError, match="invalid JSON"):
         parse_toon('{"seq": 1, "t": ')
@@ -341,6 +342,7 @@ def test_trace_event_is_the_seeds_with_to_dict_and_to_json() -> None:
     client = AOPClient(ClientConfig(api_key="aop_test", agent_id=1))
     built = client.trace_builder.create_final_output(text="done")
     assert isinstance(built, TraceEvent) and client.get_trace() == [built.to_dict()]
+    client.stop()
     with pytest.raises(pydantic.ValidationError):
         TraceEvent(0, "t", "agent", "final_output", {}, meta)  # seq >= 1, as on the wire
 

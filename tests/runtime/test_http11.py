@@ -4,6 +4,7 @@ answers it must refuse."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -72,7 +73,12 @@ class ScriptedServer:
                 return
 
     def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept(); close() alone leaves it there for
+        # the rest of the session (and the listening socket open with it).
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self.thread.join(5)
 
 
 @pytest.fixture

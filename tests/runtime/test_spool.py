@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import select
 import signal
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest_runtime import Drop, SqliteSpool, new_uuid4
@@ -113,6 +116,24 @@ def test_unknown_route_in_spool_is_dropped(server: Server, tmp_path: Path) -> No
     assert server.requests == [] and rows(db) == 0
 
 
+def _output_of_child(pid: int, r: int, timeout: float = 60) -> bytes:
+    """What a forked child writes to ``r`` until it exits; a child still running after
+    ``timeout`` is killed (the test then fails on what it did not write, never hangs)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([r], [], [], left)[0]:
+            os.kill(pid, signal.SIGKILL)
+            break
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    return data
+
+
 def test_kill_9_after_commit_loses_nothing(server: Server, tmp_path: Path) -> None:
     db = tmp_path / "spool.db"
     r, w = os.pipe()
@@ -129,8 +150,7 @@ def test_kill_9_after_commit_loses_nothing(server: Server, tmp_path: Path) -> No
         finally:
             os.kill(os.getpid(), signal.SIGKILL)
     os.close(w)
-    assert os.read(r, 2) == b"ok"
-    os.close(r)
+    assert _output_of_child(pid, r) == b"ok"
     os.waitpid(pid, 0)
     with Client(base_url=server.url, spool=SqliteSpool(db)) as c:
         assert c.flush(20)
@@ -140,43 +160,52 @@ def test_kill_9_after_commit_loses_nothing(server: Server, tmp_path: Path) -> No
     assert rows(db) == 0
 
 
-def test_fork_child_gets_empty_queue_and_fresh_worker(server: Server, tmp_path: Path) -> None:
-    server.script.default = (503, {}, b"")
-    c = Client(base_url=server.url, spool=SqliteSpool(tmp_path / "spool.db"))
-    for i in range(5):
-        c.step(step_id=f"s{i}", status="started")
+def _report_from_child(child: Callable[[], dict[str, object]], tmp_path: Path) -> dict[str, object]:
+    """Fork; the child runs ``child`` and sends back its result as JSON. A child that does not
+    answer within 30 s dumps every one of its threads' stacks and the test fails with them."""
+    stacks = tmp_path / "child-stacks.txt"
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
             os.close(r)
-            st = c.stats()
-            child_id = new_uuid4()
-            c.link_email(email="child@x.y")
-            report = {
-                "queued": st.queued,
-                "enqueued": st.enqueued,
-                "alive": c._worker.is_alive(),
-                "after": c.stats().enqueued,
-                "id": child_id,
-            }
-            os.write(w, json.dumps(report).encode())
+            faulthandler.dump_traceback_later(30, exit=True, file=open(stacks, "w"))
+            os.write(w, json.dumps(child()).encode())
         except BaseException:
             code = 1
         finally:
             os._exit(code)
     os.close(w)
-    data = b""
-    while chunk := os.read(r, 4096):
-        data += chunk
-    os.close(r)
+    data = _output_of_child(pid, r)
     _, status = os.waitpid(pid, 0)
-    assert status == 0
-    report = json.loads(data)
+    dump = stacks.read_text() if stacks.exists() else ""
+    assert status == 0, f"forked child did not finish (status {status}):\n{dump}"
+    return json.loads(data)  # type: ignore[no-any-return]
+
+
+def test_fork_child_gets_empty_queue_and_fresh_worker(server: Server, tmp_path: Path) -> None:
+    server.script.default = (503, {}, b"")
+    c = Client(base_url=server.url, spool=SqliteSpool(tmp_path / "spool.db"))
+    for i in range(5):
+        c.step(step_id=f"s{i}", status="started")
+
+    def in_child() -> dict[str, object]:
+        st = c.stats()
+        child_id = new_uuid4()
+        c.link_email(email="child@x.y")
+        return {
+            "queued": st.queued,
+            "enqueued": st.enqueued,
+            "alive": c._worker.is_alive(),
+            "after": c.stats().enqueued,
+            "id": child_id,
+        }
+
+    report = _report_from_child(in_child, tmp_path)
     assert report["queued"] == 0 and report["enqueued"] == 0
     assert report["alive"] is True and report["after"] == 1
-    assert uuid.UUID(report["id"]).version == 4
+    assert uuid.UUID(str(report["id"])).version == 4
     assert report["id"] != new_uuid4()  # the parent's id pool is not shared
     assert c.stats().enqueued == 5  # the parent keeps its records
     c.close(timeout=0)
