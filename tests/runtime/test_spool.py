@@ -9,6 +9,7 @@ import select
 import signal
 import sqlite3
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -162,25 +163,29 @@ def test_kill_9_after_commit_loses_nothing(server: Server, tmp_path: Path) -> No
 
 def _report_from_child(child: Callable[[], dict[str, object]], tmp_path: Path) -> dict[str, object]:
     """Fork; the child runs ``child`` and sends back its result as JSON. A child that does not
-    answer within 30 s dumps every one of its threads' stacks and the test fails with them."""
+    answer within 30 s dumps every one of its threads' stacks, one that raises writes its
+    traceback, and the test fails with them."""
     stacks = tmp_path / "child-stacks.txt"
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 0
-        try:
-            os.close(r)
-            faulthandler.dump_traceback_later(30, exit=True, file=open(stacks, "w"))
-            os.write(w, json.dumps(child()).encode())
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
+        with open(stacks, "w") as out:
+            try:
+                os.close(r)
+                faulthandler.dump_traceback_later(30, exit=True, file=out)
+                os.write(w, json.dumps(child()).encode())
+            except BaseException:
+                traceback.print_exc(file=out)
+                out.flush()
+                code = 1
+            finally:
+                os._exit(code)
     os.close(w)
     data = _output_of_child(pid, r)
     _, status = os.waitpid(pid, 0)
     dump = stacks.read_text() if stacks.exists() else ""
-    assert status == 0, f"forked child did not finish (status {status}):\n{dump}"
+    assert status == 0, f"forked child failed or hung (status {status}):\n{dump}"
     return json.loads(data)  # type: ignore[no-any-return]
 
 
