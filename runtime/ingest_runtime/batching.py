@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +31,7 @@ from .recipes import (
     compile_places,
     compile_texts,
     hash_function,
+    hmac_sha256,
     iter_parts,
     signature,
 )
@@ -325,7 +324,7 @@ class Preparer:
         places, texts, sep = plan.sign
         message = sep.join(texts((item,), env)).encode()
         for parent, key, _ in places(item):
-            parent[key] = hmac.new(self.signing_key, message, hashlib.sha256).hexdigest()
+            parent[key] = hmac_sha256(self.signing_key, message)
 
     def _redact(self, plan: _Plan, item: dict[str, Any]) -> None:
         field = self.redactor.field

@@ -182,13 +182,30 @@ class Sign:
 # ---- hashing -------------------------------------------------------------------------------
 
 
+#: hashlib and blake3 release the GIL while they hash an input of 2 KiB or more. On the worker
+#: that loses more than it gains: to go on, the worker must win the GIL back from the
+#: application's busy threads, which takes up to a switch interval (5 ms), for a hash that
+#: takes microseconds (a batch id over 256 event ids hashes ~10 KB). Longer inputs are fed
+#: in pieces of this size, which never release it.
+GIL_KEEPING_PIECE = 1024
+
+
+def fed(h: Any, data: bytes) -> Any:
+    """``h`` (a hash or HMAC object) updated with ``data``, in pieces that keep the GIL."""
+    view = memoryview(data)
+    for start in range(0, len(data), GIL_KEEPING_PIECE):
+        h.update(view[start : start + GIL_KEEPING_PIECE])
+    return h
+
+
 def hash_function(algorithm: str) -> Callable[[bytes], str]:
     """``bytes -> lowercase hex digest``; raises ``ImportError``/``ValueError`` early."""
+    new: Callable[..., Any]
     if algorithm == "sha256":
-        return lambda b: hashlib.sha256(b).hexdigest()
-    if algorithm == "blake2b-256":
-        return lambda b: hashlib.blake2b(b, digest_size=32).hexdigest()
-    if algorithm == "blake3":
+        new = hashlib.sha256
+    elif algorithm == "blake2b-256":
+        new = functools.partial(hashlib.blake2b, digest_size=32)
+    elif algorithm == "blake3":
         try:
             mod: Any = importlib.import_module("blake3")
         except ImportError as exc:
@@ -196,9 +213,11 @@ def hash_function(algorithm: str) -> Callable[[bytes], str]:
                 "a Route declares a blake3 content hash: install the 'blake3' package "
                 "(pip install blake3)"
             ) from exc
-        blake3 = mod.blake3
-        return lambda b: blake3(b).hexdigest()
-    raise ValueError(f"unknown hash algorithm {algorithm!r} (sha256, blake2b-256, blake3)")
+        new = mod.blake3
+    else:
+        raise ValueError(f"unknown hash algorithm {algorithm!r} (sha256, blake2b-256, blake3)")
+    piece = GIL_KEEPING_PIECE
+    return lambda b: (new(b) if len(b) <= piece else fed(new(), b)).hexdigest()
 
 
 def iter_parts(part: Part) -> Iterator[Part]:
@@ -384,10 +403,24 @@ def to_millis(value: Any) -> int | None:
     raise TypeError(f"not a timestamp: {value!r}")
 
 
+#: ``"000Z"`` .. ``"999Z"``: the end of an RFC 3339 timestamp, by millisecond.
+_MILLIS_Z = tuple(f"{ms:03d}Z" for ms in range(1000))
+
+#: (unix second, its ``YYYY-MM-DDTHH:MM:SS.``) of the last timestamp formatted; replaced whole.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def _rfc3339_ms(value: Any) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``; a burst of events shares its seconds, so the last one's
+    text is kept (0.4 us instead of 0.7 per event)."""
+    global _last_second
     ms = now_millis() if value is None else to_millis(value)
     assert ms is not None
-    return _rfc3339_second(ms // 1000) + f"{ms % 1000:03d}Z"
+    second, millis = divmod(ms, 1000)
+    last = _last_second
+    if last[0] != second:
+        last = _last_second = (second, _rfc3339_second(second))
+    return last[1] + _MILLIS_Z[millis]
 
 
 @functools.lru_cache(maxsize=64)
@@ -419,7 +452,7 @@ def format_timestamp(value: Any, fmt: str) -> Any:
     if fmt == "unix_s":
         return ms // 1000
     if fmt == "rfc3339_ms":
-        return _rfc3339_second(ms // 1000) + f"{ms % 1000:03d}Z"
+        return _rfc3339_second(ms // 1000) + _MILLIS_Z[ms % 1000]
     raise ValueError(f"unknown timestamp format {fmt!r}; valid: {', '.join(TIMESTAMP_FORMATS)}")
 
 
@@ -727,4 +760,9 @@ def signature(key: bytes, sign: Sign, env: Env) -> str:
     names = tuple(prefix for prefix, _ in env.ctx) or ("",)
     objs = [obj for _, obj in env.ctx] or [None]
     message = sign.sep.join(compile_texts(sign.parts, names)(objs, env)).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac_sha256(key, message)
+
+
+def hmac_sha256(key: bytes, message: bytes) -> str:
+    """Lowercase hex HMAC-SHA256 of ``message`` (fed in pieces: see ``GIL_KEEPING_PIECE``)."""
+    return fed(hmac.new(key, None, hashlib.sha256), message).hexdigest()  # type: ignore[no-any-return]

@@ -1,13 +1,17 @@
-"""Pure units: backoff schedule, Retry-After parsing, id minting."""
+"""Pure units: backoff schedule, Retry-After parsing, id minting, content hashes."""
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import hmac
 import random
 import threading
 import uuid
 
-from ingest_runtime import new_uuid4, unix_seconds
+import blake3
+import pytest
+from ingest_runtime import new_uuid4, recipes, unix_seconds
 from ingest_runtime.retry import backoff_delay, is_retryable, next_delay, parse_retry_after
 
 
@@ -83,3 +87,15 @@ def test_a_declared_schedule_gives_its_waits_plus_jitter_with_retry_after_as_flo
         assert max(waits) - min(waits) > step * 0.2  # the jitter is really applied
     assert next_delay(1, None, rng, schedule=schedule) == 1.0  # no jitter: exact
     assert next_delay(2, 90.0, rng, schedule=schedule, jitter=0.25) == 90.0  # Retry-After floor
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024, 1025, 2048, 10_000, 70_001])
+def test_long_inputs_hash_as_one_shot_digests(size: int) -> None:
+    """Content hashes and HMACs of long inputs (a batch id over 256 ids, a header signature over
+    a body) are fed in pieces so the worker keeps the GIL: the digests are unchanged."""
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    assert recipes.hash_function("sha256")(data) == hashlib.sha256(data).hexdigest()
+    assert recipes.hash_function("blake3")(data) == blake3.blake3(data).hexdigest()
+    blake2b = hashlib.blake2b(data, digest_size=32).hexdigest()
+    assert recipes.hash_function("blake2b-256")(data) == blake2b
+    assert recipes.hmac_sha256(b"k", data) == hmac.new(b"k", data, hashlib.sha256).hexdigest()
