@@ -61,7 +61,10 @@ class Batch:
     before exceeding ``max_bytes``, and partial batches go out every ``flush_interval`` seconds.
     ``item_errors=(list, index)``: a 2xx response body may list failed items, each element of
     its ``list`` array giving the item's 0-based position in the batch under ``index``; those
-    items count as dropped ("rejected"), the others as delivered.
+    items count as dropped ("rejected"), the others as delivered. ``ordered=False``: batches
+    are independent (content ids, server-side dedupe), so the worker may keep several requests
+    in flight (``max_in_flight``) and the server may store them in another order; ordered
+    routes send one batch at a time, each answered before the next.
     """
 
     items: str
@@ -72,6 +75,7 @@ class Batch:
     derive: tuple[Derive, ...] = ()
     hoist: tuple[str, ...] = ()
     item_errors: tuple[str, str] | None = None
+    ordered: bool = True
 
 
 def failed_positions(batch: Batch | None, body: bytes, size: int) -> set[int]:

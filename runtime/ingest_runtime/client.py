@@ -90,6 +90,7 @@ class IngestClient:
         gzip: bool = False,
         batch_max_items: int | None = None,
         flush_interval: float | None = None,
+        max_in_flight: int = config.MAX_IN_FLIGHT,
     ) -> None:
         mode = self._DEFAULT_MODE if mode is None else mode
         if mode not in self._MODES:
@@ -122,6 +123,9 @@ class IngestClient:
             raise ValueError("backoff_schedule needs waits > 0 and backoff_jitter in [0, 1]")
         self._backoff = (float(backoff_base), float(backoff_cap), schedule, float(backoff_jitter))
         self._max_queue_size = max_queue_size
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight needs at least 1 request")
+        self._max_in_flight = max_in_flight
         self._on_drop = on_drop
         self._flush_at_exit = flush_at_exit
         self._constants: Mapping[str, Any] = dict(constants or {})
@@ -198,6 +202,7 @@ class IngestClient:
             limits=self._limits,
             fallback=fallback,
             replay=self._replay_writer,
+            max_in_flight=self._max_in_flight,
             after_send=self._after_send,
         )
         if fallback is not None and replay:

@@ -42,6 +42,13 @@ FLUSH_POLL = 0.05
 AHEAD_BATCHES = 4
 AHEAD_CHUNK = 32
 
+#: Batch requests the worker keeps in flight at once with the default transport, each on its
+#: own kept-alive connection. With one, the server waits between batches while the worker reads
+#: the answer, builds and writes the next request (~0.5 ms of each 2.6 ms batch against the
+#: reference server); with two the next batch is already in its socket. Other transports, and
+#: clients with a spool, send one request at a time.
+MAX_IN_FLIGHT = 2
+
 #: Bounded flush at interpreter exit (same order as Sentry's 2 s, PostHog's 1 s).
 FLUSH_AT_EXIT = 2.0
 

@@ -51,6 +51,7 @@ class Http11Connection:
             sock.close()
             raise
         self.sock = sock
+        self.timeout = timeout
         self.host_header = host if ":" not in host else f"[{host}]"
         if port not in (80, 443):
             self.host_header += f":{port}"
@@ -58,6 +59,14 @@ class Http11Connection:
         #: Requests answered on this connection (0: fresh, so an early EOF is not "stale").
         self.used = 0
         self.closed = False
+
+    def set_timeout(self, timeout: float) -> None:
+        """The socket's timeout, set only when it changes: ``settimeout`` is a system call
+        that hands the GIL to the application's threads, and winning it back can take a
+        switch interval (5 ms)."""
+        if timeout != self.timeout:
+            self.sock.settimeout(timeout)
+            self.timeout = timeout
 
     def send_request(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes

@@ -1,13 +1,16 @@
 """How bytes reach the server. The worker only needs ``send`` and ``close``.
 
-``HttpClientTransport`` (one kept-alive HTTP/1.1 connection, ``http11.py``) is the default: the
+``HttpClientTransport`` (kept-alive HTTP/1.1 connections, ``http11.py``) is the default: the
 background thread's CPU is the delivery budget, and per ~70 KB batch request it costs ~40 us of
 CPU on the reference machine, against ~94 us for ``http.client``, ~107 us for ``h11`` and
-~480 us for httpx. A transport is used by one thread at a time.
+~480 us for httpx. It also sends in two phases (``begin``: write now, read later), so the worker
+can keep more than one request in flight, one per connection. A transport is used by one
+thread at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HttpClientTransport",
     "HttpxTransport",
+    "InFlight",
     "MemoryTransport",
     "Response",
     "SentRequest",
@@ -53,6 +57,26 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class InFlight:
+    """A request written and its response not read yet (``begin``); ``finish`` reads it."""
+
+    __slots__ = ("_finish", "_response")
+
+    def __init__(self, finish: Callable[[], Response], response: Response | None = None) -> None:
+        self._finish = finish
+        self._response = response
+
+    def ready(self) -> bool:
+        """True when ``finish`` would not wait for the network."""
+        return True
+
+    def finish(self) -> Response:
+        """The response; raises as ``Transport.send`` does."""
+        if self._response is not None:
+            return self._response
+        return self._finish()
+
+
 def begin(
     transport: Transport,
     method: str,
@@ -60,21 +84,25 @@ def begin(
     headers: Mapping[str, str],
     body: bytes,
     timeout: float,
-) -> Callable[[], Response]:
+) -> InFlight:
     """Two-phase send: ``HttpClientTransport`` writes now and reads later; any other transport
     (a user's, httpx, in-memory) sends at once. Both phases raise as ``send`` does."""
     if isinstance(transport, HttpClientTransport):
         return transport.begin(method, path, headers, body, timeout)
     response = transport.send(method, path, headers, body, timeout)
-    return lambda: response
+    return InFlight(_never, response)
+
+
+def _never() -> Response:
+    raise AssertionError("unreachable: the response is known")
 
 
 _STALE = (Stale, BrokenPipeError, ConnectionResetError)
 
 
 class HttpClientTransport:
-    """One kept-alive HTTP/1.1 connection to ``base_url`` (``http11.py``); reconnects after
-    any failure."""
+    """Kept-alive HTTP/1.1 connections to ``base_url`` (``http11.py``): one per request in
+    flight, reused in turn; a connection that failed is closed and replaced."""
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
@@ -84,7 +112,10 @@ class HttpClientTransport:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._prefix = parts.path.rstrip("/")
-        self._conn: Http11Connection | None = None
+        #: Open connections with no request in flight, most recently used last.
+        self._idle: list[Http11Connection] = []
+        #: Every open connection (idle or with a request in flight), to close or abandon.
+        self._open: list[Http11Connection] = []
         self._ssl: ssl.SSLContext | None = None
 
     def _connect(self, timeout: float) -> Http11Connection:
@@ -93,74 +124,104 @@ class HttpClientTransport:
             if self._ssl is None:
                 self._ssl = ssl.create_default_context()
             tls = self._ssl
-        return Http11Connection(self._host, self._port, timeout, tls)
+        conn = Http11Connection(self._host, self._port, timeout, tls)
+        self._open.append(conn)
+        return conn
 
     def send(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> Response:
-        return self.begin(method, path, headers, body, timeout)()
+        return self.begin(method, path, headers, body, timeout).finish()
 
     def begin(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, timeout: float
-    ) -> Callable[[], Response]:
-        """Write the request now; the returned function reads the response.
+    ) -> InFlight:
+        """Write the request now, on an idle connection (or a new one); ``finish()`` on the
+        result reads the response.
 
         The worker prepares the next items between the two, while the server handles this
         request, so one thread keeps both sides busy (the caller never sees this).
         """
-        conn = self._conn
+        conn = self._idle.pop() if self._idle else None
         reused = conn is not None
         try:
             if conn is None:
-                conn = self._conn = self._connect(timeout)
+                conn = self._connect(timeout)
             else:
-                conn.sock.settimeout(timeout)
+                conn.set_timeout(timeout)
             conn.send_request(method, self._prefix + path, headers, body)
         except OSError as exc:
-            self._reset()
+            if conn is not None:
+                self._discard(conn)
             # A kept-alive connection the server closed while idle fails on first use;
             # one immediate retry on a fresh connection is safe (bodies carry idempotency keys).
             if reused and isinstance(exc, _STALE):
-                return lambda: self.send(method, path, headers, body, timeout)
+                return InFlight(lambda: self.send(method, path, headers, body, timeout))
             raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
+        return _HttpInFlight(self, conn, reused, (method, path, headers, body, timeout))
 
-        def finish() -> Response:
-            try:
-                status, response_headers, data = conn.read_response(method)
-            except OSError as exc:
-                self._reset()
-                if reused and isinstance(exc, _STALE):
-                    return self.send(method, path, headers, body, timeout)
-                raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
-            if conn.closed:
-                self._reset()
-            return Response(status, response_headers, data)
+    def _discard(self, conn: Http11Connection) -> None:
+        with contextlib.suppress(ValueError):
+            self._open.remove(conn)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(conn)
+        conn.close()
 
-        return finish
-
-    def response_ready(self) -> bool:
-        """True when the response to the request in flight can be read without waiting (or
-        there is no connection left to wait on)."""
-        conn = self._conn
-        if conn is None:
-            return True
-        try:
-            return conn.readable()
-        except (OSError, ValueError):
-            return True
-
-    def _reset(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+    def _release(self, conn: Http11Connection) -> None:
+        """A connection whose response was read: kept for the next request, unless closing."""
+        if conn.closed:
+            self._discard(conn)
+        else:
+            self._idle.append(conn)
 
     def after_fork(self) -> None:
-        """Forget (without closing) the connection inherited from the parent process."""
-        abandon(self._conn)
-        self._conn = None
+        """Forget (without closing) the connections inherited from the parent process."""
+        for conn in self._open:
+            abandon(conn)
+        self._open, self._idle = [], []
 
     def close(self) -> None:
-        self._reset()
+        open_, self._open, self._idle = self._open, [], []
+        for conn in open_:
+            conn.close()
+
+
+class _HttpInFlight(InFlight):
+    """A request written on one of ``HttpClientTransport``'s connections."""
+
+    __slots__ = ("_conn", "_request", "_reused", "_transport")
+
+    def __init__(
+        self,
+        transport: HttpClientTransport,
+        conn: Http11Connection,
+        reused: bool,
+        request: tuple[str, str, Mapping[str, str], bytes, float],
+    ) -> None:
+        super().__init__(_never)
+        self._transport = transport
+        self._conn = conn
+        self._reused = reused
+        self._request = request
+
+    def ready(self) -> bool:
+        try:
+            return self._conn.readable()
+        except (OSError, ValueError):
+            return True  # finish() reports the failure at once
+
+    def finish(self) -> Response:
+        transport, conn = self._transport, self._conn
+        method = self._request[0]
+        try:
+            status, response_headers, data = conn.read_response(method)
+        except OSError as exc:
+            transport._discard(conn)
+            if self._reused and isinstance(exc, _STALE):
+                return transport.send(*self._request)
+            raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
+        transport._release(conn)
+        return Response(status, response_headers, data)
 
 
 class HttpxTransport:

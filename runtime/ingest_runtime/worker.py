@@ -34,7 +34,7 @@ from .retry import is_retryable, next_delay, parse_retry_after
 from .routes import QueueItem, Route, base_headers, decode_item
 from .spool import Record, Spool
 from .stats import Counters, Drop, DropReporter
-from .transport import HttpClientTransport, Transport, begin
+from .transport import HttpClientTransport, InFlight, Response, Transport, begin
 
 __all__ = ["Pipeline", "Signal", "SpoolWriter", "Worker", "drain_as_shutdown"]
 
@@ -95,8 +95,11 @@ class Pipeline:
         fallback: FallbackStore | None = None,
         replay: ReplayWriter | None = None,
         after_send: AfterSend | None = None,
+        max_in_flight: int = config.MAX_IN_FLIGHT,
     ) -> None:
         self.routes = routes
+        #: Batched requests the worker keeps in flight at once (see ``Worker._send_batch``).
+        self.max_in_flight = max(1, max_in_flight)
         self.preparer = preparer
         #: Batched routes: envelope builders and (max_items, max_bytes, flush_interval).
         self.builders: Mapping[str, EnvelopeBuilder] = builders or {}
@@ -155,11 +158,11 @@ class Worker(threading.Thread):
         self.p = pipeline
         self._headers: dict[str, dict[str, str]] = {}
         self._response_body = b""  # of the last 2xx response (per-item errors of a batch)
-        transport = pipeline.transport
-        #: Whether the response in flight can be read now (None: not knowable, send at once).
-        self._ready = (
-            transport.response_ready if isinstance(transport, HttpClientTransport) else None
-        )
+        #: Batch requests written and not answered yet, oldest first. Only the two-phase
+        #: transport has more than one (one per connection), and only without a spool.
+        self._flights: deque[_Flight] = deque()
+        two_phase = isinstance(pipeline.transport, HttpClientTransport)
+        self._window = pipeline.max_in_flight if two_phase and pipeline.spool is None else 1
         now = time.monotonic()
         self._ticks = {k: now + lim[2] for k, lim in pipeline.limits.items()}
 
@@ -193,6 +196,9 @@ class Worker(threading.Thread):
                         for rk in p.buffers:
                             self._send_buffer(rk)
                     self._send_due(now)
+                    if self._flights:  # nothing left to prepare: read the answers first
+                        self._complete_all()
+                        continue
                     timeout = max(0.0, min(timeout, min(self._ticks.values()) - now))
                     if src:
                         continue
@@ -216,6 +222,7 @@ class Worker(threading.Thread):
                 logger.exception("ingest_runtime worker: unexpected error")
             if p.spilling and len(src) <= p.load_chunk // 2:
                 p.q_signal.wake()
+        self._complete_all()  # stopping: requests already written are answered (or retried)
         self._report_side_drops()
         if p.spool is None:
             self.drain_leftovers()
@@ -223,8 +230,8 @@ class Worker(threading.Thread):
 
     # ---- batching ---------------------------------------------------------------------
 
-    def _prepare_ahead(self) -> None:
-        """Prepare queued items into ``staged`` while a request is in flight (never sends).
+    def _prepare_ahead(self, request: InFlight) -> None:
+        """Prepare queued items into ``staged`` while ``request`` is in flight (never sends).
 
         At least one batch (the largest ``max_items``); then, while the response is not in
         yet, more in chunks of ``AHEAD_CHUNK`` up to ``AHEAD_BATCHES`` batches staged, so a
@@ -236,9 +243,7 @@ class Worker(threading.Thread):
         one_batch = p.ahead
         if len(p.staged) < one_batch and not self._prepare_some(one_batch - len(p.staged)):
             return
-        ready = self._ready
-        if ready is None:
-            return
+        ready = request.ready
         cap = one_batch * config.AHEAD_BATCHES
         while len(p.staged) < cap and not ready():
             if not self._prepare_some(min(config.AHEAD_CHUNK, cap - len(p.staged))):
@@ -311,22 +316,85 @@ class Worker(threading.Thread):
         self._send_batch(p.routes[key], entries)
 
     def _send_batch(self, route: Route, entries: list[Entry]) -> None:
+        """Send one batch. With a window (``max_in_flight`` > 1) it is written at once, beside
+        the requests still in flight, and answered later (``_complete_oldest``): while the
+        server handles one batch the next is already on its way, so the server does not wait
+        for the worker between batches. Otherwise it is sent and answered in turn."""
         p = self.p
-        builder = p.builders[route.key]
-        base = self._headers_for(route, None)
+        assert route.batch is not None
+        if self._window > 1 and not route.batch.ordered:  # no spool, so nothing evicted
+            body, headers = self._request(route, entries)
+            first: Response | Exception | None = None
+            try:
+                request = begin(p.transport, route.method, route.path, headers, body, p.timeout)
+            except Exception as exc:  # not even written: retried in turn, after the others
+                first = exc
+            else:
+                self._flights.append(_Flight(route, entries, body, headers, request))
+                p.counters.in_flight = len(self._flights)
+                if len(self._flights) >= self._window:
+                    self._complete_oldest()
+                return
+            self._complete_all()
+            self._send_groups(route, entries, (body, headers, first))
+            return
+        self._send_groups(route, entries)
+
+    def _complete_oldest(self) -> None:
+        """Read the answer to the oldest request in flight (preparing items meanwhile) and
+        settle its batch. Anything but a 2xx first lets the younger requests complete, then
+        goes the serial way (retries with backoff, 413 splits), so one batch at a time retries.
+        """
+        flight = self._flights[0]
+        self._prepare_ahead(flight.request)  # while the server handles it
+        self._flights.popleft()
+        first: Response | Exception
+        try:
+            first = flight.request.finish()
+        except Exception as exc:
+            first = exc
+        self.p.counters.in_flight = len(self._flights)
+        if not (isinstance(first, Response) and 200 <= first.status < 300):
+            self._complete_all()
+        self._send_groups(flight.route, flight.group, (flight.body, flight.headers, first))
+
+    def _complete_all(self) -> None:
+        while self._flights:
+            self._complete_oldest()
+
+    def _request(self, route: Route, group: list[Entry]) -> tuple[bytes, Mapping[str, str]]:
+        """The body and headers of one batch request (signed when the route says so)."""
+        p = self.p
+        body = p.builders[route.key].build(group)
+        headers = self._headers_for(route, None)
+        sig = p.preparer.header_signature(route, body)
+        if sig is not None:
+            assert route.sign is not None and route.sign.header is not None
+            headers = {**headers, route.sign.header: sig}
+        return body, headers
+
+    def _send_groups(
+        self,
+        route: Route,
+        entries: list[Entry],
+        first: tuple[bytes, Mapping[str, str], Response | Exception | None] | None = None,
+    ) -> None:
+        """Deliver ``entries`` in turn: retried, split in two on 413, failed or settled.
+        ``first``: the request for ``entries`` already made (body, headers, its answer)."""
+        p = self.p
         groups = [entries]
         while groups:
             group = groups.pop(0)
-            if p.evicted:  # only with a spool: items it dropped meanwhile are not sent
-                group = [e for e in group if not self._evicted(e)]
-            if not group:
-                continue
-            body = builder.build(group)
-            headers = base
-            sig = p.preparer.header_signature(route, body)
-            if sig is not None:
-                assert route.sign is not None and route.sign.header is not None
-                headers = {**base, route.sign.header: sig}
+            answer: Response | Exception | None = None
+            if first is not None:
+                body, headers, answer = first
+                first = None
+            else:
+                if p.evicted:  # only with a spool: items it dropped meanwhile are not sent
+                    group = [e for e in group if not self._evicted(e)]
+                if not group:
+                    continue
+                body, headers = self._request(route, group)
 
             def on_retry(attempts: int, group: list[Entry] = group) -> None:
                 for e in group:
@@ -341,7 +409,7 @@ class Worker(threading.Thread):
 
             attempts0 = max(e.attempts for e in group)
             outcome, status, attempts = self._exchange(
-                route, route.path, headers, body, attempts0, on_retry, abandoned
+                route, route.path, headers, body, attempts0, on_retry, abandoned, answer
             )
             if outcome == "ok":
                 p.counters.count("batches_sent")
@@ -383,19 +451,27 @@ class Worker(threading.Thread):
         attempts: int,
         on_retry: Callable[[int], None],
         abandoned: Callable[[], bool],
+        answer: Response | Exception | None = None,
     ) -> tuple[str, int | None, int]:
         """Send until 2xx, a permanent status, ``max_attempts`` or stop. Returns
-        ``(outcome, status, attempts)`` with outcome ok|rejected|exhausted|stopped|abandoned."""
+        ``(outcome, status, attempts)`` with outcome ok|rejected|exhausted|stopped|abandoned.
+        ``answer``: what the first attempt, already made, got (a response or the failure)."""
         p = self.p
         counters = p.counters
+        others = len(self._flights)
         while True:
             status: int | None = None
             retry_after: float | None = None
-            counters.in_flight = 1
             try:
-                finish = begin(p.transport, route.method, path, headers, body, p.timeout)
-                self._prepare_ahead()  # while the server handles the request
-                resp = finish()
+                if answer is None:
+                    counters.in_flight = others + 1
+                    request = begin(p.transport, route.method, path, headers, body, p.timeout)
+                    self._prepare_ahead(request)  # while the server handles the request
+                    resp = request.finish()
+                elif isinstance(answer, Response):
+                    resp = answer
+                else:
+                    raise answer
             except Exception:
                 pass  # network failure: retryable, status None
             else:
@@ -404,10 +480,11 @@ class Worker(threading.Thread):
                     self._response_body = resp.body
                     return "ok", status, attempts + 1
                 if not is_retryable(status):
-                    counters.in_flight = 0
+                    counters.in_flight = others
                     return "rejected", status, attempts + 1
                 retry_after = parse_retry_after(resp.headers.get("retry-after"))
-            counters.in_flight = 0
+            answer = None
+            counters.in_flight = others
             attempts += 1
             if abandoned():
                 return "abandoned", status, attempts
@@ -501,12 +578,12 @@ class Worker(threading.Thread):
         self._after_send(route, entries, True, 200)  # before settling: flush() waits for hooks
         if p.spool is None and all(e.origin is None for e in entries):
             with counters.lock:  # the usual case: no spool bookkeeping, one update per batch
-                counters.in_flight = 0
+                counters.in_flight = len(self._flights)
                 counters.delivered += len(entries)
                 counters.settle_locked(len(entries))
             return
         with counters.lock:
-            counters.in_flight = 0
+            counters.in_flight = len(self._flights)
             for e in entries:
                 counters.delivered += 1
                 if e.spool_id and e.spool_id in p.evicted:
@@ -768,3 +845,23 @@ def start_threads(p: Pipeline, service: str, replay: bool) -> tuple[Worker, Spoo
         writer.start()
     worker.start()
     return worker, writer
+
+
+class _Flight:
+    """A batch request written and not answered yet (``Worker._flights``)."""
+
+    __slots__ = ("body", "group", "headers", "request", "route")
+
+    def __init__(
+        self,
+        route: Route,
+        group: list[Entry],
+        body: bytes,
+        headers: Mapping[str, str],
+        request: InFlight,
+    ) -> None:
+        self.route = route
+        self.group = group
+        self.body = body
+        self.headers = headers
+        self.request = request

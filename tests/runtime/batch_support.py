@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from collections.abc import Mapping
@@ -82,7 +83,7 @@ MS_DERIVE = (
 )
 
 
-def ms_batch(max_items: int = 256, interval: float = 2.0) -> Batch:
+def ms_batch(max_items: int = 256, interval: float = 2.0, ordered: bool = True) -> Batch:
     return Batch(
         items="events",
         max_items=max_items,
@@ -90,6 +91,7 @@ def ms_batch(max_items: int = 256, interval: float = 2.0) -> Batch:
         envelope=("device_id", "daemon_version"),
         derive=(Derive("batch_id", _ms_hash("batch_", ItemValues("source_event_id"), sort=True)),),
         hoist=("tool_calls",),
+        ordered=ordered,
     )
 
 
@@ -121,8 +123,14 @@ MS_RAW = Route(
 )
 
 
+#: As modelstat's spec declares it: batches are independent, several may be in flight.
+MS_UNORDERED = dataclasses.replace(
+    MS_INGEST, key="modelstat.ingest_unordered", batch=ms_batch(ordered=False)
+)
+
+
 class MsClient(IngestClient):
-    _ROUTES: ClassVar[tuple[Route, ...]] = (MS_INGEST, MS_RAW)
+    _ROUTES: ClassVar[tuple[Route, ...]] = (MS_INGEST, MS_RAW, MS_UNORDERED)
     _SERVICE: ClassVar[str] = "modelstat"
 
     def __init__(self, **kw: Any) -> None:

@@ -46,6 +46,9 @@ class Server:
         self.script = Script()
         self.delay = 0.0  # seconds before each response
         self.lock = threading.Lock()
+        #: Requests being handled right now, and the most there ever were at once.
+        self.active = 0
+        self.max_active = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,9 +63,13 @@ class Server:
                         Received(self.command, self.path, dict(self.headers.items()), body)
                     )
                     item = server.script.items.pop(0) if server.script.items else None
+                    server.active += 1
+                    server.max_active = max(server.max_active, server.active)
                 status, headers, payload = item or server.script.default
                 if server.delay:
                     time.sleep(server.delay)
+                with server.lock:
+                    server.active -= 1
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

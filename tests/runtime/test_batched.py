@@ -14,8 +14,17 @@ from typing import Any
 
 import blake3
 import pytest
-from batch_support import AOP_BATCH, MS_INGEST, MS_RAW, RUN_ID, AopClient, MsClient, body_json
-from ingest_runtime import Drop, SqliteSpool
+from batch_support import (
+    AOP_BATCH,
+    MS_INGEST,
+    MS_RAW,
+    MS_UNORDERED,
+    RUN_ID,
+    AopClient,
+    MsClient,
+    body_json,
+)
+from ingest_runtime import Drop, Route, SqliteSpool
 from rt_support import Server
 
 TS0 = 1750336496.789
@@ -413,15 +422,19 @@ def test_missing_blake3_or_bad_sign_is_a_clear_error(monkeypatch: pytest.MonkeyP
     assert Hash((Lit("a"),)).algorithm == "sha256"
 
 
-def test_items_prepared_during_a_slow_request_are_never_lost_at_close(tmp_path: Path) -> None:
-    """The worker prepares the next batch while a request is in flight; closing then leaves
-    every item either delivered or in the fallback file, each id exactly once."""
+@pytest.mark.parametrize("route", [MS_INGEST, MS_UNORDERED], ids=["ordered", "unordered"])
+def test_items_prepared_during_a_slow_request_are_never_lost_at_close(
+    tmp_path: Path, route: Route
+) -> None:
+    """The worker prepares the next batch while a request is in flight (two requests, for an
+    unordered route); closing then leaves every item either delivered or in the fallback
+    file, each id exactly once."""
     server = Server()
     server.delay = 0.3  # each response takes 0.3 s: items get staged meanwhile
     try:
         c = MsClient(base_url=server.url, fallback_dir=tmp_path, batch_max_items=10)
         for i in range(100):
-            c.record(ts=TS0 + i, session_id="s")
+            c.record(route, ts=TS0 + i, session_id="s")
         time.sleep(0.1)  # the first batch is in flight
         c.close(timeout=0.2)
         st = c.stats()
@@ -458,3 +471,51 @@ def test_items_a_207_lists_as_failed_are_dropped_the_rest_delivered(server: Serv
     assert st.delivered == 2 and st.dropped_by_reason == {"rejected": 1}
     assert sorted(outcomes) == [(0, True), (1, False), (2, True)]
     assert [(d.reason, d.status) for d in drops] == [("rejected", 207)]
+
+
+def _event_ids(bodies: list[Any]) -> list[str]:
+    return [e["source_event_id"] for b in bodies for e in b["events"]]
+
+
+@pytest.mark.parametrize(
+    ("route", "max_in_flight", "at_once"),
+    [(MS_UNORDERED, 2, 2), (MS_UNORDERED, 3, 3), (MS_UNORDERED, 1, 1), (MS_INGEST, 2, 1)],
+    ids=["unordered", "unordered-3", "window-of-1", "ordered"],
+)
+def test_unordered_batches_travel_side_by_side_ordered_ones_in_turn(
+    route: Route, max_in_flight: int, at_once: int
+) -> None:
+    """An unordered route keeps up to ``max_in_flight`` requests in flight (the server sees
+    them at the same time, one connection each); an ordered route, or a window of one, sends
+    each batch only after the previous one was answered. Either way every item arrives once."""
+    server = Server()
+    server.delay = 0.15
+    try:
+        with MsClient(base_url=server.url, batch_max_items=10, max_in_flight=max_in_flight) as c:
+            for i in range(60):
+                c.record(route, ts=TS0 + i, session_id="s")
+            assert c.flush(20)
+            st = c.stats()
+        ids = _event_ids(server.bodies())
+        assert len(ids) == len(set(ids)) == 60
+        assert st.delivered == 60 and st.batches_sent == 6 and st.in_flight == 0
+        assert server.max_active == at_once
+    finally:
+        server.stop()
+
+
+def test_a_failure_beside_a_request_in_flight_is_retried_alone(server: Server) -> None:
+    """The first of two batches in flight gets a 503: the second still completes, then the
+    first is re-sent with the same bytes and delivered; nothing is lost or sent twice."""
+    server.delay = 0.1
+    server.respond((503, {"Retry-After": "0"}))
+    with MsClient(base_url=server.url, batch_max_items=10, flush_interval=3600) as c:
+        for i in range(20):
+            c.record(MS_UNORDERED, ts=TS0 + i, session_id="s")
+        assert c.flush(10)
+        st = c.stats()
+    first, second, again = server.requests
+    assert again.body == first.body and second.body != first.body
+    ids = _event_ids([second.json(), again.json()])
+    assert len(set(ids)) == 20
+    assert (st.delivered, st.retried, st.batches_sent, st.dropped) == (20, 1, 2, 0)

@@ -189,12 +189,12 @@ def test_https_keeps_one_verified_connection(serve: list[ScriptedServer]) -> Non
     serve.append(server)
     t = HttpClientTransport(server.url)
     t._ssl = ssl.create_default_context(cafile=str(DATA / "tls-test-cert.pem"))
-    finish = t.begin("POST", "/v1/x", {}, b'{"a":1}', 5)
+    request = t.begin("POST", "/v1/x", {}, b'{"a":1}', 5)
     deadline = time.monotonic() + 5
-    while not t.response_ready() and time.monotonic() < deadline:
+    while not request.ready() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert t.response_ready()
-    assert (finish().status, t.send("POST", "/v1/x", {}, b"{}", 5).body) == (200, b"{}")
+    assert request.ready()
+    assert (request.finish().status, t.send("POST", "/v1/x", {}, b"{}", 5).body) == (200, b"{}")
     assert server.connections == 1
     assert server.requests[0].endswith(b'\r\n\r\n{"a":1}')
 
