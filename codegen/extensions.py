@@ -199,6 +199,7 @@ OPERATION_SCHEMA: dict[str, Any] = {
                     "properties": {"list": _NAME, "index": _NAME},
                     "additionalProperties": False,
                 },
+                "ordered": {"type": "boolean"},
             },
             "additionalProperties": False,
         },

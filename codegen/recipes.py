@@ -83,6 +83,8 @@ class RecipeWriter:
         if spec.get("item_errors"):
             errors = spec["item_errors"]
             args.append(f"item_errors={(str(errors['list']), str(errors['index']))!r}")
+        if spec.get("ordered") is False:
+            args.append("ordered=False")
         return self._call("Batch", *args)
 
     def redact(self, items: list[dict[str, Any]]) -> str:
