@@ -192,8 +192,8 @@ def batched() -> None:
         return result, stored, f"{low:,.0f}-{high:,.0f}"
 
     names = {
-        "modelstat": "modelstat client (generated + hand-written Client.record)",
-        "bare": "bare loop: validate, serialise, post 256/batch, pipelined (the limit)",
+        "modelstat": "modelstat client (generated + hand-written Client.record; 2 in flight)",
+        "bare": "bare loop: validate, serialise, post 256/batch, 1 in flight (the limit)",
         "segment": "segment-analytics-python track() -> counting sink",
     }
     medians = {mode: median(mode) for mode in names}
