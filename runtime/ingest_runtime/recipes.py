@@ -765,4 +765,5 @@ def signature(key: bytes, sign: Sign, env: Env) -> str:
 
 def hmac_sha256(key: bytes, message: bytes) -> str:
     """Lowercase hex HMAC-SHA256 of ``message`` (fed in pieces: see ``GIL_KEEPING_PIECE``)."""
-    return fed(hmac.new(key, None, hashlib.sha256), message).hexdigest()  # type: ignore[no-any-return]
+    digest: str = fed(hmac.new(key, None, hashlib.sha256), message).hexdigest()
+    return digest

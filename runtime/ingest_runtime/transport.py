@@ -57,24 +57,32 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class InFlight:
-    """A request written and its response not read yet (``begin``); ``finish`` reads it."""
-
-    __slots__ = ("_finish", "_response")
-
-    def __init__(self, finish: Callable[[], Response], response: Response | None = None) -> None:
-        self._finish = finish
-        self._response = response
+class InFlight(Protocol):
+    """A request written and its response not read yet (``begin``)."""
 
     def ready(self) -> bool:
         """True when ``finish`` would not wait for the network."""
-        return True
+        ...
 
     def finish(self) -> Response:
         """The response; raises as ``Transport.send`` does."""
-        if self._response is not None:
-            return self._response
-        return self._finish()
+        ...
+
+
+class _Obtained:
+    """An answer a function gives: already known (a transport that sends in one call), or
+    got by sending again (a kept-alive connection that turned out closed)."""
+
+    __slots__ = ("_get",)
+
+    def __init__(self, get: Callable[[], Response]) -> None:
+        self._get = get
+
+    def ready(self) -> bool:
+        return True
+
+    def finish(self) -> Response:
+        return self._get()
 
 
 def begin(
@@ -90,11 +98,7 @@ def begin(
     if isinstance(transport, HttpClientTransport):
         return transport.begin(method, path, headers, body, timeout)
     response = transport.send(method, path, headers, body, timeout)
-    return InFlight(_never, response)
-
-
-def _never() -> Response:
-    raise AssertionError("unreachable: the response is known")
+    return _Obtained(lambda: response)
 
 
 _STALE = (Stale, BrokenPipeError, ConnectionResetError)
@@ -156,7 +160,7 @@ class HttpClientTransport:
             # A kept-alive connection the server closed while idle fails on first use;
             # one immediate retry on a fresh connection is safe (bodies carry idempotency keys).
             if reused and isinstance(exc, _STALE):
-                return InFlight(lambda: self.send(method, path, headers, body, timeout))
+                return _Obtained(lambda: self.send(method, path, headers, body, timeout))
             raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
         return _HttpInFlight(self, conn, reused, (method, path, headers, body, timeout))
 
@@ -186,7 +190,7 @@ class HttpClientTransport:
             conn.close()
 
 
-class _HttpInFlight(InFlight):
+class _HttpInFlight:
     """A request written on one of ``HttpClientTransport``'s connections."""
 
     __slots__ = ("_conn", "_request", "_reused", "_transport")
@@ -198,7 +202,6 @@ class _HttpInFlight(InFlight):
         reused: bool,
         request: tuple[str, str, Mapping[str, str], bytes, float],
     ) -> None:
-        super().__init__(_never)
         self._transport = transport
         self._conn = conn
         self._reused = reused
