@@ -49,6 +49,8 @@ class Server:
         #: Requests being handled right now, and the most there ever were at once.
         self.active = 0
         self.max_active = 0
+        #: The client ends (host, port) of every connection that sent a request.
+        self.peers: set[tuple[str, int]] = set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,6 +67,7 @@ class Server:
                     item = server.script.items.pop(0) if server.script.items else None
                     server.active += 1
                     server.max_active = max(server.max_active, server.active)
+                    server.peers.add(self.client_address[:2])
                 status, headers, payload = item or server.script.default
                 if server.delay:
                     time.sleep(server.delay)
