@@ -24,7 +24,7 @@ SWARM_SPEC = ROOT / "specs" / "swarm_analytics" / "v1.yaml"
 N_HOT = int(os.environ.get("BENCH_N_HOT", "100000"))
 N_QUEUED = int(os.environ.get("BENCH_N_QUEUED", "200000"))
 N_DELIVERY = int(os.environ.get("BENCH_N_DELIVERY", "200000"))
-ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 
 
 def measure(script: str, *args: object) -> dict[str, object]:
@@ -165,7 +165,7 @@ server.serve_forever()
 def batched() -> None:
     """A generated batched service (modelstat) next to the bare-loop limit and Segment.
 
-    ``BENCH_ROUNDS`` rounds (default 3), the three senders interleaved so a slow spell of the
+    ``BENCH_ROUNDS`` rounds (default 5), the three senders interleaved so a slow spell of the
     machine hits all of them; each figure is the median run, with the range of events/s."""
     spec = ROOT / "specs" / "modelstat" / "v1.yaml"
     runs: dict[str, list[tuple[dict[str, object], object]]] = {}
