@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from . import config
@@ -847,21 +848,12 @@ def start_threads(p: Pipeline, service: str, replay: bool) -> tuple[Worker, Spoo
     return worker, writer
 
 
+@dataclass(frozen=True, slots=True)
 class _Flight:
     """A batch request written and not answered yet (``Worker._flights``)."""
 
-    __slots__ = ("body", "group", "headers", "request", "route")
-
-    def __init__(
-        self,
-        route: Route,
-        group: list[Entry],
-        body: bytes,
-        headers: Mapping[str, str],
-        request: InFlight,
-    ) -> None:
-        self.route = route
-        self.group = group
-        self.body = body
-        self.headers = headers
-        self.request = request
+    route: Route
+    group: list[Entry]
+    body: bytes
+    headers: Mapping[str, str]
+    request: InFlight
