@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -91,6 +91,8 @@ class IngestClient:
         batch_max_items: int | None = None,
         flush_interval: float | None = None,
         max_in_flight: int = config.MAX_IN_FLIGHT,
+        transient_statuses: Collection[int] = config.TRANSIENT_STATUSES,
+        hold_statuses: Collection[int] = (),
     ) -> None:
         mode = self._DEFAULT_MODE if mode is None else mode
         if mode not in self._MODES:
@@ -126,6 +128,10 @@ class IngestClient:
         if max_in_flight < 1:
             raise ValueError("max_in_flight needs at least 1 request")
         self._max_in_flight = max_in_flight
+        self._transient = frozenset(transient_statuses)
+        self._hold = frozenset(hold_statuses)
+        if any(500 <= st <= 599 for st in self._hold) or self._hold & self._transient:
+            raise ValueError("hold_statuses cannot include a status that is retried")
         self._on_drop = on_drop
         self._flush_at_exit = flush_at_exit
         self._constants: Mapping[str, Any] = dict(constants or {})
@@ -181,9 +187,11 @@ class IngestClient:
             before_send=self._before_send,
             before_send_when=self._before_send_when,
         )
-        fallback = None
+        fallback = held = None
         if self._fallback_dir is not None:
             fallback = FallbackStore(self._fallback_dir, self._SERVICE)
+            if self._hold:
+                held = FallbackStore(self._fallback_dir, self._SERVICE, kind="held")
         self._replay_writer = None if self._replay_file is None else ReplayWriter(self._replay_file)
         p = Pipeline(
             routes=self._routes,
@@ -204,9 +212,12 @@ class IngestClient:
             replay=self._replay_writer,
             max_in_flight=self._max_in_flight,
             after_send=self._after_send,
+            transient=self._transient,
+            held=held,
+            hold_statuses=self._hold,
         )
         if fallback is not None and replay:
-            self._load_fallback(p, fallback)
+            self._load_stored(p, fallback)
         self._p = p
         # Hot-path aliases (one attribute load each on the caller's thread).
         self._q = p.q
@@ -217,13 +228,13 @@ class IngestClient:
         self._writer: SpoolWriter | None
         self._worker, self._writer = start_threads(p, self._SERVICE, replay)
 
-    def _load_fallback(self, p: Pipeline, fallback: FallbackStore) -> None:
-        """Queue the items of earlier clients' fallback files (prepared already) for delivery."""
+    def _load_stored(self, p: Pipeline, store: FallbackStore) -> int:
+        """Queue the items of the store's files (prepared already) for delivery; how many."""
         try:
-            files = fallback.load()
+            files = store.load()
         except OSError:
             logger.exception("ingest_runtime: cannot read the fallback directory")
-            return
+            return 0
         n = 0
         for f, rows in files:
             for route_key, body, key, path in rows:
@@ -231,9 +242,26 @@ class IngestClient:
                 if route is None:
                     f.done()
                     continue
-                p.fallback_in.append((route, Entry(body, key, path, origin=f)))
                 n += 1
-        p.counters.fallback_replayed = n
+                with p.counters.lock:  # before the item is queued: flush() counts it
+                    p.counters.fallback_replayed += 1
+                p.fallback_in.append((route, Entry(body, key, path, origin=f)))
+        return n
+
+    def release_held(self) -> int:
+        """Queue every held item of this service for delivery again and return how many.
+
+        Held items are those the server refused with a status in ``hold_statuses`` (kept in
+        ``fallback_dir`` instead of dropped), e.g. to re-send them once the server-side cause
+        is fixed. Items refused again are held again; ``flush()`` waits for them.
+        """
+        p = self._p
+        if p.held is None or self._closed:
+            return 0
+        n = self._load_stored(p, p.held)
+        if n:
+            p.worker_signal.wake()
+        return n
 
     # ---- hot path (caller's thread) -------------------------------------------------------
 
@@ -406,6 +434,7 @@ class IngestClient:
             redacted_by_kind=dict(self._redactor.counts),
             fallback_written=extra.get("fallback_written", 0),
             fallback_replayed=fb_replayed,
+            held=extra.get("held", 0),
             replay_written=extra.get("replay_written", 0),
             hook_errors=extra.get("hook_errors", 0),
         )

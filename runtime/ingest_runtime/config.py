@@ -49,6 +49,10 @@ AHEAD_CHUNK = 32
 #: clients with a spool, send one request at a time.
 MAX_IN_FLIGHT = 2
 
+#: Statuses retried besides every 5xx (and network errors): a timeout and a rate limit. A spec
+#: can widen the set (``x-ingest.retry.transient``); any other status fails the same way again.
+TRANSIENT_STATUSES = frozenset({408, 429})
+
 #: Bounded flush at interpreter exit (same order as Sentry's 2 s, PostHog's 1 s).
 FLUSH_AT_EXIT = 2.0
 

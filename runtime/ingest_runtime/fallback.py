@@ -1,5 +1,6 @@
-"""Local files: the fallback directory (undelivered items, replayed by the next client) and the
-replay file (a trace of every item sent). Only background threads (or ``close``) write them."""
+"""Local files: the fallback directory (undelivered items, replayed by the next client; held
+items, refused by the server and kept until ``release_held()``) and the replay file (a trace of
+every item sent). Only background threads (or ``close``) write them."""
 
 from __future__ import annotations
 
@@ -37,16 +38,21 @@ class FallbackFile:
 
 
 class FallbackStore:
-    """``<dir>/fallback-<service>-<unix ms>-<pid>-<rand>.jsonl``, one JSON object per line:
+    """``<dir>/<kind>-<service>-<unix ms>-<pid>-<rand>.jsonl``, one JSON object per line:
     ``{"route": key, "path": path|null, "key": key|null, "body": "<prepared body text>"}``.
 
-    Bodies are the prepared bytes (already redacted, ids derived and signed), so the next client
-    re-sends them unchanged and the server deduplicates as usual. Use one live client per dir.
+    ``kind`` is ``fallback`` (undelivered at close or after the last retry; the next client
+    loads them) or ``held`` (refused with a status the spec holds; loaded by ``release_held()``).
+    Bodies are the prepared bytes (already redacted, ids derived and signed), so they are re-sent
+    unchanged and the server deduplicates as usual. Use one live client per dir.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], service: str) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], service: str, kind: str = "fallback"
+    ) -> None:
         self.dir = os.fspath(directory)
-        self.prefix = f"fallback-{service}-"
+        self.kind = kind
+        self.prefix = f"{kind}-{service}-"
         self._path: str | None = None
         self._lock = threading.Lock()
 
@@ -75,11 +81,14 @@ class FallbackStore:
         return len(lines)
 
     def load(self) -> list[tuple[FallbackFile, list[Row]]]:
-        """Every fallback file of this service in the directory, oldest first."""
-        try:
-            names = sorted(n for n in os.listdir(self.dir) if n.startswith(self.prefix))
-        except FileNotFoundError:
-            return []
+        """Every file of this kind and service in the directory, oldest first. Later writes
+        go to a new file: a loaded file is deleted once its rows settle."""
+        with self._lock:
+            self._path = None
+            try:
+                names = sorted(n for n in os.listdir(self.dir) if n.startswith(self.prefix))
+            except FileNotFoundError:
+                return []
         out: list[tuple[FallbackFile, list[Row]]] = []
         for name in names:
             if not name.endswith(".jsonl"):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Set as AbstractSet
 
 from . import config
 
 __all__ = ["backoff_delay", "is_retryable", "next_delay", "parse_retry_after"]
 
 
-def is_retryable(status: int) -> bool:
-    """408, 429 and every 5xx are transient; any other 4xx would fail again identically."""
-    return status == 408 or status == 429 or 500 <= status <= 599
+def is_retryable(status: int, transient: AbstractSet[int] = config.TRANSIENT_STATUSES) -> bool:
+    """Every 5xx and the ``transient`` statuses (408, 429 by default) are worth another attempt;
+    any other status would fail again identically."""
+    return 500 <= status <= 599 or status in transient
 
 
 def backoff_delay(

@@ -68,6 +68,9 @@ class Stats:
     #: Items written to / loaded back from the local fallback directory.
     fallback_written: int = 0
     fallback_replayed: int = 0
+    #: Items the server refused with a status in ``hold_statuses``, kept in the fallback
+    #: directory for ``release_held()`` instead of dropped.
+    held: int = 0
     #: Items appended to the replay file (every item sent with a 2xx).
     replay_written: int = 0
     #: Exceptions raised by ``before_send`` / ``after_send`` (swallowed).
@@ -97,7 +100,7 @@ class Counters:
         self.spooled = 0
         self.replayed = 0  # events found in the spool at start-up (counted once, when found)
         self.in_flight = 0
-        self.fallback_replayed = 0  # items loaded from fallback files at start (flush target)
+        self.fallback_replayed = 0  # items loaded from fallback or held files (flush target)
         self.extra: dict[str, int] = {}  # batches_sent, fallback_written, hook_errors, ...
         self.drops: dict[str, int] = {}
         # flush() support: the worker sets ``settle_event`` once ``settled`` reaches ``wake_at``

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +98,16 @@ class Pipeline:
         replay: ReplayWriter | None = None,
         after_send: AfterSend | None = None,
         max_in_flight: int = config.MAX_IN_FLIGHT,
+        transient: AbstractSet[int] = config.TRANSIENT_STATUSES,
+        held: FallbackStore | None = None,
+        hold_statuses: AbstractSet[int] = frozenset(),
     ) -> None:
         self.routes = routes
+        #: Statuses retried besides every 5xx (see ``retry.is_retryable``).
+        self.transient = frozenset(transient)
+        #: Refusals kept on disk instead of dropped: ``hold_statuses`` go to ``held``.
+        self.held = held
+        self.hold_statuses = frozenset(hold_statuses) if held is not None else frozenset()
         #: Batched requests the worker keeps in flight at once (see ``Worker._send_batch``).
         self.max_in_flight = max(1, max_in_flight)
         self.preparer = preparer
@@ -480,7 +489,7 @@ class Worker(threading.Thread):
                 if 200 <= status < 300:
                     self._response_body = resp.body
                     return "ok", status, attempts + 1
-                if not is_retryable(status):
+                if not is_retryable(status, p.transient):
                     counters.in_flight = others
                     return "rejected", status, attempts + 1
                 retry_after = parse_retry_after(resp.headers.get("retry-after"))
@@ -599,19 +608,26 @@ class Worker(threading.Thread):
     def _fail(
         self, route: Route, entries: list[Entry], status: int | None, reason: str, attempts: int
     ) -> None:
-        """Items that will not be delivered: to the fallback directory when configured and the
-        reason is transient (retries exhausted, shutdown), otherwise counted drops."""
+        """Items that will not be delivered now. Kept on disk when a directory is configured:
+        undelivered ones (retries exhausted, shutdown) as fallback files for the next client,
+        and those refused with a status in ``hold_statuses`` as held files for
+        ``release_held()``. Otherwise counted drops."""
         if not entries:
             return
         p = self.p
-        if p.fallback is not None and reason in ("retries_exhausted", "shutdown"):
+        store, written = None, ""
+        if reason in ("retries_exhausted", "shutdown"):
+            store, written = p.fallback, "fallback_written"
+        elif reason in ("rejected", "too_large") and status in p.hold_statuses:
+            store, written = p.held, "held"
+        if store is not None:
             try:
-                p.fallback.write((route.key, e.data, e.key, e.path) for e in entries)
+                store.write((route.key, e.data, e.key, e.path) for e in entries)
             except Exception:
-                logger.exception("ingest_runtime: cannot write the fallback file")
+                logger.exception("ingest_runtime: cannot write a %s file", store.kind)
                 reason = "fallback_error"
             else:
-                p.counters.count("fallback_written", len(entries))
+                p.counters.count(written, len(entries))
                 self._after_send(route, entries, False, status)
                 with p.counters.lock:
                     for _ in entries:

@@ -163,6 +163,98 @@ def test_permanent_4xx_drops_every_item_of_the_batch(server: Server) -> None:
         assert c.stats().dropped_by_reason == {"rejected": 4}
 
 
+def test_held_statuses_keep_the_batch_on_disk_until_released(
+    tmp_path: Path, server: Server
+) -> None:
+    """A 422 with ``hold_statuses``: the batch is kept in the fallback directory, not dropped
+    and not re-sent by itself; ``release_held()`` re-sends the same bytes, which are held
+    again while the server still refuses them and delivered once it accepts them."""
+    server.respond(422)
+    drops: list[Drop] = []
+    seen: list[bool] = []
+    c = MsClient(
+        base_url=server.url,
+        fallback_dir=tmp_path,
+        hold_statuses=(400, 422),
+        on_drop=drops.append,
+        after_send=lambda route, item, ok, status: seen.append(ok),
+    )
+    for i in range(4):
+        c.record(ts=TS0 + i, session_id="s", content_excerpt="me@example.com")
+    assert c.flush(5)
+    st = c.stats()
+    assert (st.held, st.dropped, st.delivered, drops) == (4, 0, 0, [])
+    assert seen == [False] * 4
+    held = [f for f in tmp_path.iterdir() if f.name.startswith("held-")]
+    assert len(held) == 1 and b"me@example.com" not in held[0].read_bytes()
+    assert len(server.requests) == 1  # a refusal is not retried
+    first = server.requests[0].body
+
+    server.respond(400)  # still refused: held again, in a new file
+    assert c.release_held() == 4
+    assert c.flush(5)
+    st = c.stats()
+    assert (st.held, st.dropped, st.delivered) == (8, 0, 0)
+    assert [f.name for f in tmp_path.iterdir()] != [held[0].name]
+    assert len(list(tmp_path.iterdir())) == 1
+
+    assert c.release_held() == 4  # accepted now
+    assert c.flush(5)
+    st = c.stats()
+    c.close()
+    assert (st.held, st.dropped, st.delivered) == (8, 0, 4)
+    assert len(server.requests) == 3
+    assert server.requests[1].body == server.requests[2].body == first
+    assert list(tmp_path.iterdir()) == []
+    assert c.release_held() == 0  # closed
+
+
+def test_held_statuses_without_a_directory_drop_and_other_4xx_still_drop(
+    tmp_path: Path, server: Server
+) -> None:
+    server.respond(422)
+    with MsClient(base_url=server.url, hold_statuses=(422,)) as c:
+        c.record(ts=TS0, session_id="s")
+        assert c.flush(5)
+        st = c.stats()
+    assert (st.held, st.dropped_by_reason) == (0, {"rejected": 1})
+    server.respond(403)
+    with MsClient(base_url=server.url, fallback_dir=tmp_path, hold_statuses=(422,)) as c:
+        c.record(ts=TS0, session_id="s")
+        assert c.flush(5)
+        st = c.stats()
+        assert c.release_held() == 0
+    assert (st.held, st.dropped_by_reason) == (0, {"rejected": 1})
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="retried"):
+        MsClient(base_url=server.url, hold_statuses=(429,))
+
+
+def test_a_413_on_one_item_is_held_after_the_split(tmp_path: Path, server: Server) -> None:
+    server.respond(413, 413, 200)
+    with MsClient(base_url=server.url, fallback_dir=tmp_path, hold_statuses=(413,)) as c:
+        c.record(ts=TS0, session_id="big")
+        c.record(ts=TS0, session_id="small")
+        assert c.flush(5)
+        st = c.stats()
+    assert (st.held, st.delivered, st.dropped) == (1, 1, 0)
+    (held,) = tmp_path.iterdir()
+    assert '\\"session_id\\":\\"big\\"' in held.read_text()
+
+
+@pytest.mark.parametrize(("transient", "requests"), [((408, 429), 1), ((408, 426, 429), 2)])
+def test_transient_statuses_decide_what_is_retried(
+    server: Server, transient: tuple[int, ...], requests: int
+) -> None:
+    server.respond(426)
+    with MsClient(base_url=server.url, transient_statuses=transient, backoff_schedule=(0.01,)) as c:
+        c.record(ts=TS0, session_id="s")
+        assert c.flush(5)
+        st = c.stats()
+    assert len(server.requests) == requests
+    assert st.delivered == requests - 1
+
+
 def test_gzip_body_decodes_to_the_same_json(server: Server) -> None:
     docs = []
     for use_gzip in (False, True):
