@@ -131,6 +131,7 @@ class _Builder:
             for method, path, op in operations_of(self.data)
         ]
         self.check_collisions(operations)
+        retry = self.retry_policy(has_files=any(o.route_extras for o in operations))
         if self.problems:
             raise SpecError(self.problems)
         root = self.namespaces(operations)
@@ -152,12 +153,6 @@ class _Builder:
         runtime_imports.update(self.recipes.names)
         constants = self.constants()
         env = dict(sorted((self.ext.get("env") or {}).items()))
-        retry_ext = self.ext.get("retry") or {}
-        retry = RetryPolicy(
-            max_attempts=int(retry_ext.get("max_attempts", RetryPolicy.max_attempts)),
-            backoff=tuple(float(s) for s in retry_ext.get("backoff", ())),
-            jitter=float(retry_ext.get("jitter", 0.0)),
-        )
         signs = "Sign" in self.recipes.names
         if constants or env:
             runtime_imports.add("setting")
@@ -650,6 +645,29 @@ class _Builder:
                     node = child
             node.operations.append(op)
         return root
+
+    def retry_policy(self, has_files: bool) -> RetryPolicy:
+        """`info.x-ingest.retry`; held statuses need the local files of a client with recipes."""
+        ext = self.ext.get("retry") or {}
+        transient = tuple(sorted(ext.get("transient", RetryPolicy.transient)))
+        hold = tuple(sorted(ext.get("hold", ())))
+        where = ("info", extensions.KEY, "retry", "hold")
+        retried = [s for s in hold if s in transient or 500 <= s <= 599]
+        if retried:
+            self.problem(where, f"status {retried[0]} is retried, so it cannot also be held")
+        if hold and not has_files:
+            self.problem(
+                where,
+                "held batches live in the fallback directory: no operation batches, "
+                "derives, redacts or signs, so this client has none",
+            )
+        return RetryPolicy(
+            max_attempts=int(ext.get("max_attempts", RetryPolicy.max_attempts)),
+            backoff=tuple(float(s) for s in ext.get("backoff", ())),
+            jitter=float(ext.get("jitter", 0.0)),
+            transient=transient,
+            hold=hold,
+        )
 
     def problem(self, where: tuple[str, ...], message: str) -> None:
         self.problems.append(Problem(self.file, pointer(*where), message))

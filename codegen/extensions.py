@@ -23,6 +23,11 @@ AUTOFILL_KINDS = ("unix_seconds", "uuid4")
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _DOTTED = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"}
+_STATUS_LIST = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 100, "maximum": 599},
+    "uniqueItems": True,
+}
 
 _PATH = {
     "type": "string",
@@ -166,6 +171,8 @@ INFO_SCHEMA: dict[str, Any] = {
                     "minItems": 1,
                 },
                 "jitter": {"type": "number", "minimum": 0, "maximum": 1},
+                "transient": _STATUS_LIST,
+                "hold": _STATUS_LIST,
             },
             "additionalProperties": False,
         },

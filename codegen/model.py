@@ -159,11 +159,21 @@ class RetryPolicy:
     max_attempts: int = 8
     backoff: tuple[float, ...] = ()  # seconds after failed attempt 1, 2, ...; the last repeats
     jitter: float = 0.0  # up to this fraction added to each scheduled wait
+    transient: tuple[int, ...] = (408, 429)  # retried, besides every 5xx
+    hold: tuple[int, ...] = ()  # refusals kept in the fallback directory instead of dropped
 
     @property
     def backoff_literal(self) -> str:
         """The schedule as a Python tuple literal (floats only: `repr` is the whole story)."""
         return repr(tuple(self.backoff))
+
+    @property
+    def transient_literal(self) -> str:
+        return repr(tuple(self.transient))
+
+    @property
+    def hold_literal(self) -> str:
+        return repr(tuple(self.hold))
 
 
 @dataclass

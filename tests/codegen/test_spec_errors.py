@@ -99,6 +99,14 @@ def test_ref_cycle(workspace: Path) -> None:
             lambda s: s["info"]["x-ingest"].__setitem__("retry", {"backoff": [1, 0], "jitter": 2}),
             ["#/info/x-ingest/retry/backoff/1", "#/info/x-ingest/retry/jitter"],
         ),
+        (
+            lambda s: s["info"]["x-ingest"].__setitem__("retry", {"hold": [400, 503]}),
+            ["#/info/x-ingest/retry/hold", "status 503 is retried, so it cannot also be held"],
+        ),
+        (
+            lambda s: s["info"]["x-ingest"].__setitem__("retry", {"hold": [422]}),
+            ["#/info/x-ingest/retry/hold", "so this client has none"],
+        ),
     ],
     ids=[
         "prefixed-key",
@@ -108,6 +116,8 @@ def test_ref_cycle(workspace: Path) -> None:
         "undeclared-category",
         "bad-autofill",
         "bad-retry-schedule",
+        "held-status-retried",
+        "held-without-files",
     ],
 )
 def test_extension_mistakes(workspace: Path, mutate, fragments: list[str]) -> None:
