@@ -296,3 +296,39 @@ def test_local_daemon_mode_retries_once_then_drops_counted_and_goes_on(
     assert [p["status"] for p in posts] == [500, 500, 200]
     assert 0.25 <= posts[1]["time"] - posts[0]["time"] < 0.25 + 0.5
     assert [e["session_id"] for e in server.events("ingest")] == ["s2"]
+
+
+def test_remote_mode_holds_a_refused_batch_in_the_fallback_dir_until_released(
+    tmp_path: Path, start_server
+) -> None:
+    """The daemon uploader's matrix, remote mode: a batch answered 422 is held (kept on disk,
+    not dropped, not retried on its own); release_held() re-sends the same bytes, stored once
+    the server accepts them. A 401 is not retried: the key is static."""
+    server = start_server(SPEC)
+    server.faults([422, 401])
+    held_dir = tmp_path / "held"
+    out = run(
+        f"""
+        from modelstat import Client, Config, LlmCall
+        cfg = Config("msk_live_test", "agent", fallback_dir={str(held_dir)!r})
+        with Client(cfg.with_remote({server.url!r})) as ms:
+            for i in range(3):
+                ms.record(LlmCall("openai", f"s{{i}}").text("mail bob@example.com", None))
+            ms.flush()
+            print(ms.held(), ms.dropped())
+            ms.record(LlmCall("openai", "refused"))
+            ms.flush()
+            print(ms.held(), ms.dropped())
+            print(ms.release_held())
+            ms.flush()
+            print(ms.held(), ms.dropped())
+    """,
+        tmp_path,
+    )
+    assert out.split() == ["3", "0", "3", "1", "3", "3", "1"]
+    posts = server.requests("/v1/ingest")
+    assert [p["status"] for p in posts] == [422, 401, 200]
+    assert posts[0]["raw_body"] == posts[2]["raw_body"]  # the held bytes, unchanged
+    assert "bob@example.com" not in posts[0]["raw_body"]
+    assert sorted(e["session_id"] for e in server.events("ingest")) == ["s0", "s1", "s2"]
+    assert list(held_dir.iterdir()) == []

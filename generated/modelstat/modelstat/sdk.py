@@ -133,6 +133,9 @@ class Config:
     buffer_capacity: int = 4096
     flush_interval: float = 2.0
     flush_max_batch: int = 256
+    #: Not in the seed: where batches refused with 400/413/415/422 are held (see
+    #: ``Client.release_held``) and where undelivered calls wait for the next client.
+    fallback_dir: str | None = None
 
     def with_remote(self, base_url: str, raw: bool = False) -> Config:
         return replace(self, mode=Mode.remote(base_url, raw))
@@ -263,6 +266,7 @@ class Client:
             before_send=_hash_tool_args,
             before_send_when=("tool_calls",),  # calls without tools have nothing to hash
             redaction_floor=RedactionPolicy(cfg.redaction) is RedactionPolicy.FLOOR,
+            fallback_dir=cfg.fallback_dir,
             **retry,
         )
         self._record = (
@@ -299,6 +303,14 @@ class Client:
 
     def flush(self, timeout: float = 30.0) -> bool:
         return self._api.flush(timeout=timeout)
+
+    def held(self) -> int:
+        """Calls held so far: refused by the server (400/413/415/422), kept in ``fallback_dir``."""
+        return self._api.stats().held
+
+    def release_held(self) -> int:
+        """Re-send every held call (e.g. once the server accepts them); returns how many."""
+        return self._api.release_held()
 
     def shutdown(self) -> None:
         self._api.flush(timeout=30.0)

@@ -21,7 +21,7 @@ retry_backoff_max)` (1, 2, 4 s by default) as the seed does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ingest_runtime import (
@@ -304,6 +304,7 @@ class AopApiClient(IngestClient):
         backoff_cap: float = 30.0,
         backoff_schedule: tuple[float, ...] = (),
         backoff_jitter: float = 0.0,
+        transient_statuses: Collection[int] = (408, 429),
         max_queue_size: int = 100_000,
         timeout: float = 10.0,
         on_drop: Callable[[Drop], None] | None = None,
@@ -317,10 +318,12 @@ class AopApiClient(IngestClient):
         before_send_when: Sequence[str] | None = None,
         after_send: AfterSend | None = None,
         fallback_dir: str | None = None,
+        hold_statuses: Collection[int] = (),
         replay_file: str | None = None,
         gzip: bool = False,
         batch_max_items: int | None = None,
         flush_interval: float | None = None,
+        max_in_flight: int = 2,
     ) -> None:
         base_url = setting(
             base_url,
@@ -349,6 +352,7 @@ class AopApiClient(IngestClient):
             backoff_cap=backoff_cap,
             backoff_schedule=backoff_schedule,
             backoff_jitter=backoff_jitter,
+            transient_statuses=transient_statuses,
             max_queue_size=max_queue_size,
             timeout=timeout,
             on_drop=on_drop,
@@ -361,10 +365,12 @@ class AopApiClient(IngestClient):
             before_send_when=before_send_when,
             after_send=after_send,
             fallback_dir=fallback_dir,
+            hold_statuses=hold_statuses,
             replay_file=replay_file,
             gzip=gzip,
             batch_max_items=batch_max_items,
             flush_interval=flush_interval,
+            max_in_flight=max_in_flight,
         )
         self.events = EventsNamespace(self)
         self.runs = RunsNamespace(self)

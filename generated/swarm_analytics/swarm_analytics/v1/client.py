@@ -14,7 +14,7 @@ the event response body `{"status": "ok", "duplicate": bool}` and the 422 body s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ingest_runtime import (
@@ -379,6 +379,7 @@ class AnalyticsClient(IngestClient):
         backoff_cap: float = 30.0,
         backoff_schedule: tuple[float, ...] = (),
         backoff_jitter: float = 0.0,
+        transient_statuses: Collection[int] = (408, 429),
         max_queue_size: int = 100_000,
         timeout: float = 10.0,
         on_drop: Callable[[Drop], None] | None = None,
@@ -396,6 +397,7 @@ class AnalyticsClient(IngestClient):
             backoff_cap=backoff_cap,
             backoff_schedule=backoff_schedule,
             backoff_jitter=backoff_jitter,
+            transient_statuses=transient_statuses,
             max_queue_size=max_queue_size,
             timeout=timeout,
             on_drop=on_drop,
