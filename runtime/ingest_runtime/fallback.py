@@ -55,6 +55,9 @@ class FallbackStore:
         self.prefix = f"{kind}-{service}-"
         self._path: str | None = None
         self._lock = threading.Lock()
+        #: Files this store loaded already: settled (and deleted) by this process, never
+        #: queued twice (``release_held()`` called again before the last one's items settle).
+        self._loaded: set[str] = set()
 
     def write(self, rows: Iterable[Row]) -> int:
         """Append rows (flushed and fsynced); returns how many. Raises ``OSError``."""
@@ -81,19 +84,19 @@ class FallbackStore:
         return len(lines)
 
     def load(self) -> list[tuple[FallbackFile, list[Row]]]:
-        """Every file of this kind and service in the directory, oldest first. Later writes
-        go to a new file: a loaded file is deleted once its rows settle."""
+        """Every file of this kind and service in the directory not loaded before, oldest
+        first. Later writes go to a new file: a loaded file is deleted once its rows settle."""
         with self._lock:
             self._path = None
             try:
                 names = sorted(n for n in os.listdir(self.dir) if n.startswith(self.prefix))
             except FileNotFoundError:
                 return []
+            paths = [os.path.join(self.dir, n) for n in names if n.endswith(".jsonl")]
+            paths = [path for path in paths if path not in self._loaded]
+            self._loaded.update(paths)
         out: list[tuple[FallbackFile, list[Row]]] = []
-        for name in names:
-            if not name.endswith(".jsonl"):
-                continue
-            path = os.path.join(self.dir, name)
+        for path in paths:
             rows: list[Row] = []
             with open(path, encoding="utf-8") as f:
                 for line in f:

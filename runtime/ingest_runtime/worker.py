@@ -592,6 +592,9 @@ class Worker(threading.Thread):
                 counters.delivered += len(entries)
                 counters.settle_locked(len(entries))
             return
+        for e in entries:  # files first: once flush() returns, a settled file is gone
+            if e.origin is not None:
+                e.origin.done()
         with counters.lock:
             counters.in_flight = len(self._flights)
             for e in entries:
@@ -602,8 +605,6 @@ class Worker(threading.Thread):
                     counters.settle_locked()
         for e in entries:
             self._forget(e.spool_id)
-            if e.origin is not None:
-                e.origin.done()
 
     def _fail(
         self, route: Route, entries: list[Entry], status: int | None, reason: str, attempts: int
@@ -629,19 +630,18 @@ class Worker(threading.Thread):
             else:
                 p.counters.count(written, len(entries))
                 self._after_send(route, entries, False, status)
-                with p.counters.lock:
-                    for _ in entries:
-                        p.counters.settle_locked()
                 for e in entries:
                     self._forget(e.spool_id)
                     if e.origin is not None:
                         e.origin.done()
+                with p.counters.lock:
+                    p.counters.settle_locked(len(entries))
                 return
         self._after_send(route, entries, False, status)
         for e in entries:
-            self._drop(route.key, e.data, e.key, status, reason, attempts, e.spool_id)
             if e.origin is not None:
                 e.origin.done()
+            self._drop(route.key, e.data, e.key, status, reason, attempts, e.spool_id)
 
     def _after_send(self, route: Route, entries: list[Entry], ok: bool, status: int | None) -> None:
         hook = self.p.after_send

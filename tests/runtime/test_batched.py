@@ -209,6 +209,21 @@ def test_held_statuses_keep_the_batch_on_disk_until_released(
     assert c.release_held() == 0  # closed
 
 
+def test_releasing_twice_queues_held_items_once(tmp_path: Path, server: Server) -> None:
+    server.respond(422)
+    with MsClient(base_url=server.url, fallback_dir=tmp_path, hold_statuses=(422,)) as c:
+        for i in range(3):
+            c.record(ts=TS0 + i, session_id="s")
+        assert c.flush(5)
+        server.delay = 0.2  # the first release's request is still in flight
+        assert c.release_held() == 3
+        assert c.release_held() == 0
+        assert c.flush(5)
+        st = c.stats()
+    assert (st.held, st.delivered, st.dropped, len(server.requests)) == (3, 3, 0, 2)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_held_statuses_without_a_directory_drop_and_other_4xx_still_drop(
     tmp_path: Path, server: Server
 ) -> None:
