@@ -7,7 +7,8 @@ usage: python bench/batched.py MODE URL N
              validates each with the same pydantic model, serialises batches of 256 and posts
              them, building the next batch while the previous one is in flight (one sender
              thread, one keep-alive connection with TCP_NODELAY)
-  segment    segment-analytics-python track() (batched, default settings) to URL, then flush()
+  segment    segment-analytics-python track() (batched, default settings) to URL, then flush();
+             each event carries what a modelstat event carries
   stuck      seed scenario 3.8.1: a transport that never answers, buffer_capacity=2, N record()
              calls; the caller's cost per call and dropped() (URL is ignored)
 
@@ -128,7 +129,22 @@ def run_segment(url: str, n: int) -> dict[str, object]:
     from segment.analytics import Client
 
     client = Client(write_key="wk", host=url, max_queue_size=n + 1000)
-    props = {"model": "gpt-x", "input": 800, "output": 120, "provider": "openai"}
+    # What one modelstat event carries (the session is the user id; Segment adds its own id
+    # and timestamp as ours does): with four flat properties instead, track() was ~20% faster
+    # (median 21.0k against 17.6k events/s over 6 interleaved runs), a lighter event than ours.
+    props = {
+        "kind": "assistant_message",
+        "agent": "bench",
+        "provider": "openai",
+        "model": "gpt-x",
+        "tokens": {
+            "input": 800,
+            "output": 120,
+            "cache_creation": 0,
+            "cache_read": 0,
+            "reasoning": 0,
+        },
+    }
     started = time.perf_counter()
     for i in range(n):
         client.track(user_id=f"s{i % 64}", event="LLM Call", properties=props)

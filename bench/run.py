@@ -207,7 +207,7 @@ def batched() -> None:
     names = {
         "modelstat": "modelstat client (generated + hand-written Client.record; 2 in flight)",
         "bare": "bare loop: validate, serialise, post 256/batch, 1 in flight (the limit)",
-        "segment": "segment-analytics-python track() -> counting sink",
+        "segment": "segment-analytics-python track(), the same event content -> counting sink",
         "modelstat_sink": "modelstat client -> the same counting sink",
     }
     medians = {mode: median(mode) for mode in names}
@@ -217,8 +217,8 @@ def batched() -> None:
     ]
     for label, ours, other in (
         ("ours / bare loop", "modelstat", "bare"),
-        ("ours / Segment", "modelstat", "segment"),
-        ("ours / Segment, both to the counting sink", "modelstat_sink", "segment"),
+        ("ours (reference server) / Segment (counting sink)", "modelstat", "segment"),
+        ("ours / Segment, like for like: both to the counting sink", "modelstat_sink", "segment"),
     ):
         ratio = float(medians[ours][0]["events_per_s"]) / float(medians[other][0]["events_per_s"])
         # Each round's pair ran back to back, so its ratio is less exposed to the machine's
