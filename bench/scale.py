@@ -13,8 +13,8 @@ classes nested in it), which is what gives methods typed bodies. Figures are pri
 asserted.
 
 Ours and the anchor run BENCH_SCALE_ROUNDS times (default 3), back to back in each round;
-each figure is the median, and the anchor ratio the median of the rounds' ratios (one pair
-on a busy machine gave 1.29 one day and 1.61 the next). Plain dmcg runs once.
+each figure is the median, and the anchor ratio the median of the rounds' ratios (a single
+pair gave 1.29 on Stripe, and 1.61 two hours later on a busier machine). Plain dmcg runs once.
 """
 
 from __future__ import annotations
