@@ -242,7 +242,8 @@ def batched() -> None:
     )
     table_rows.append(["bare loop CPU per event, us", float(bare["cpu_us"]), "", "", "", ""])
     # The whole process's CPU per event, both to the counting sink: how much less work ours
-    # does than Segment for the same events, whatever the scheduler did to either run.
+    # does than Segment for the same events. Less exposed to the scheduler than events/s,
+    # though threads contending across cores still add CPU to both (docs/architecture.md).
     sink, segment = medians["modelstat_sink"][0], medians["segment"][0]
     ours_cpu = float(sink["caller_cpu_us"]) + float(sink["background_cpu_us"])
     segment_cpu = float(segment["cpu_us"])
