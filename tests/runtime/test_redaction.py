@@ -1,9 +1,7 @@
-"""Redaction floor: true and false positives per family (gitleaks-style), cost of clean
-strings, and the bytes a real server receives."""
+"""Redaction floor: true and false positives per family (gitleaks-style), which families a
+string is scanned for, and the bytes a real server receives."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from batch_support import MS_RAW, MsClient, body_json
@@ -97,17 +95,22 @@ def test_prefilter_catches_every_true_positive() -> None:
             assert might_contain_secret(secret), (kind, secret)
 
 
-def test_clean_short_string_costs_under_a_microsecond() -> None:
+def test_only_the_families_a_string_could_hold_are_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean string runs no family's regex; one with an email runs the email family alone.
+    (What that saves, in microseconds, is a `make bench` figure, not a test.)"""
     r = Redactor()
-    s = "Refactored the parser and added tests for the new tokenizer."
-    n = 20000
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            r.redact(s)
-        best = min(best, (time.perf_counter() - t0) / n)
-    assert best < 1e-6, best
+    scanned: list[str] = []
+    real = r._apply
+
+    def spy(s: str, kind: str, *rest: object) -> str:
+        scanned.append(kind)
+        return real(s, kind, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(r, "_apply", spy)
+    clean = "Refactored the parser and added tests for the new tokenizer."
+    assert r.redact(clean) == clean and scanned == []
+    assert r.redact("write to bob@example.com") == "write to [REDACTED:email]"
+    assert scanned == ["email"]
 
 
 def test_every_family_redacted_in_the_bytes_the_server_receives(server: Server) -> None:
